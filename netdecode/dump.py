@@ -5,8 +5,9 @@ The key set is a contract (DESIGN.md, ``../shared/tools/conform.py``): ``n``, ``
 ``ip_proto``, ``ip_len``, ``ip_ttl``, ``ip_mf``, ``ip_frag``, ``ip6_src``, ``ip6_dst``,
 ``ip6_nxt``, ``ip6_plen``, ``tcp_sport``, ``tcp_dport``, ``tcp_flags``, ``tcp_win``,
 ``tcp_len``, ``udp_sport``, ``udp_dport``, ``udp_len``, ``icmp_type``, ``icmp_code``,
-``icmp6_type``, ``icmp6_code``, ``arp_op``, ``error``; a key that does not apply is left
-out.  ``ts`` is seconds with nine decimals, exact from the integer nanoseconds.
+``icmp6_type``, ``icmp6_code``, ``arp_op``, ``error``, and ``iface`` (the interface's
+name, when known) and ``dir`` (``in`` or ``out``, when known); a key that does not apply
+is left out.  ``ts`` is seconds with nine decimals, exact from the integer nanoseconds.
 """
 import json
 import socket
@@ -14,7 +15,7 @@ import socket
 from .packet import (
     ARP_OP, DATA, DPORT, ERROR, ETH_DST, ETH_SRC, ICMP6_CODE, ICMP6_TYPE, ICMP_CODE,
     ICMP_TYPE, IP6_DST, IP6_NXT, IP6_PLEN, IP6_SRC, IP_DST, IP_LEN, IP_OFF, IP_PROTO, IP_SRC,
-    IP_TTL, LEN, PROTO, SPORT, TCP_FLAGS, TCP_LEN, TCP_WIN, TS, UDP_LEN, VLAN,
+    IFINDEX, IP_TTL, LEN, PACKET_OUTGOING, PKTTYPE, PROTO, SPORT, TCP_FLAGS, TCP_LEN, TCP_WIN, TS, UDP_LEN, VLAN,
 )
 
 __all__ = ["Dumper", "mac_text", "ip_text", "seconds_text"]
@@ -33,10 +34,14 @@ def ip_text(addr):
 
 
 class Dumper:
-    """Writes records as JSON lines to a text stream, numbering frames from 1."""
+    """Writes records as JSON lines to a text stream, numbering frames from 1.
 
-    def __init__(self, out):
+    ``interface_name(ifindex)`` gives the ``iface`` key (None leaves it out).
+    """
+
+    def __init__(self, out, interface_name=None):
         self._out = out
+        self._iface = interface_name or (lambda ifindex: None)
         self._n = 0
         self._names = {}        # address text, bounded: cleared when it grows past _MAX_NAMES
 
@@ -97,6 +102,10 @@ class Dumper:
         _put(d, "icmp6_code", r[ICMP6_CODE])
         _put(d, "arp_op", r[ARP_OP])
         _put(d, "error", r[ERROR])
+        _put(d, "iface", self._iface(r[IFINDEX]))
+        pkttype = r[PKTTYPE]
+        if pkttype is not None:
+            d["dir"] = "out" if pkttype == PACKET_OUTGOING else "in"
         ts = r[TS]
         if ts is None:
             head = '{"n": %d, ' % self._n
