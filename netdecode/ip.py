@@ -143,9 +143,8 @@ def _ipv6(f, buf, off, end):
 
 def _ipv6_partial(f, buf, off, have):
     """The fields of an IPv6 header cut short whose bytes are there, as Wireshark shows."""
-    if have >= 6:
+    if have >= 7:             # Wireshark shows the length only with the next header
         f[IP6_PLEN] = _U16.unpack_from(buf, off + 4)[0]
-    if have >= 7:
         f[IP6_NXT] = buf[off + 6]
     if have >= 24:
         f[IP6_SRC] = buf[off + 8:off + 24]
@@ -271,6 +270,8 @@ def _gre(f, buf, off, end):
     if have < size:
         return short(f, "GRE header", off, have, size)
     off += size
+    if off >= end:
+        return STOP           # nothing carried: a PPTP acknowledgment, a keepalive
     if ptype == _ETH_P_ERSPAN2:
         return _erspan(f, buf, off, end, 8)
     if ptype == _ETH_P_ERSPAN3:
@@ -300,12 +301,14 @@ def _arp(f, buf, off, end):
         return STOP           # ATMARP (RFC 2225): another layout under the same ethertype
     if f[ARP_OP] is None:
         f[ARP_OP] = op
+        size = _ARP.size + 2 * (hlen + plen)
+        if have < size:
+            return short(f, "ARP addresses", off, have, size)
         if ptype == ETH_P_IP and plen == 4:
             spa = off + 8 + hlen
             tpa = spa + 4 + hlen
-            if tpa + 4 <= len(buf):
-                f[ARP_SPA] = buf[spa:spa + 4]
-                f[ARP_TPA] = buf[tpa:tpa + 4]
+            f[ARP_SPA] = buf[spa:spa + 4]
+            f[ARP_TPA] = buf[tpa:tpa + 4]
     return STOP
 
 

@@ -147,7 +147,7 @@ def _mpls(f, buf, off, end):
         if entry & 0x100:
             break
     if off >= have:
-        return STOP
+        return short(f, "MPLS payload", off, 0, 1)
     version = buf[off] >> 4
     if version == 4:
         return NEXT_ETHERTYPE, ETH_P_IP, off, end
@@ -186,8 +186,12 @@ def _ppp_protocol(f, buf, off, end):
 
 def _ppp(f, buf, off, end):
     """PPP as LINKTYPE_PPP, PPP_HDLC and inside GRE: address/control bytes when present."""
-    if len(buf) - off >= 2 and buf[off] == 0xFF and buf[off + 1] == 0x03:
-        off += 2
+    have = len(buf) - off
+    if have >= 1 and buf[off] == 0xFF:
+        if have < 2:
+            return short(f, "PPP header", off, have, 2)
+        if buf[off + 1] == 0x03:
+            off += 2
     return _ppp_protocol(f, buf, off, end)
 
 
@@ -290,7 +294,9 @@ def _nflog(f, buf, off, end):
                 return NEXT_ETHERTYPE, ETH_P_IPV6, pos + 4, payload_end
             return _raw(f, buf, pos + 4, payload_end)
         pos += (length + 3) & ~3
-    return STOP
+    if pos < have:
+        return short(f, "NFLOG TLV", pos, have - pos, 4)
+    return short(f, "NFLOG packet", pos, 0, 1)
 
 
 def _radiotap(f, buf, off, end):
@@ -301,6 +307,8 @@ def _radiotap(f, buf, off, end):
     version, _, length = _RADIOTAP.unpack_from(buf, off)
     if length < 8:
         return fail(f, "radiotap header", off, "length %d" % length)
+    if have - off < length:
+        return short(f, "radiotap header", off, have - off, length)
     if _radiotap_fcs(buf, off, length):
         end -= 4
     return _ieee80211(f, buf, off + length, end)

@@ -53,8 +53,13 @@ def _tcp(f, buf, off, end):
     hlen = (offflags >> 12) * 4
     if hlen < 20:
         return fail(f, "TCP header", off, "data offset %d bytes, at least 20 needed" % hlen)
+    if off + hlen > end:
+        return fail(f, "TCP header", off, "data offset %d bytes, the segment has %d"
+                    % (hlen, end - off))
     if not f[FRAGMENT]:       # a fragment's segment goes on in other packets
         f[TCP_LEN] = end - off - hlen
+    if have < hlen:
+        return short(f, "TCP header" if have < 20 else "TCP options", off, have, hlen)
     return STOP
 
 
@@ -119,7 +124,7 @@ def _icmp_header(f, buf, off, end, what):
     if end - off < 4:
         fail(f, what, off, "the IP length leaves %d bytes, 4 needed" % (end - off))
         return False
-    if len(buf) - off < 2:
+    if len(buf) - off < 4:
         short(f, what, off, len(buf) - off, 4)
         return False
     return True
