@@ -6,6 +6,8 @@
                                             TCPBYTES then a clean close; 3 ICMP echoes
     live_peer.py arp IFACE IP4              one broadcast ARP request for IP4
     live_peer.py vlan IFACE VID COUNT       COUNT broadcast 802.1Q frames, VLAN VID
+    live_peer.py flood IFACE COUNT SIZE     COUNT broadcast frames of SIZE bytes, ethertype
+                                            0x88b5 (local experimental), as fast as it can
     live_peer.py lo COUNT                   COUNT UDP datagrams of 100 bytes to 127.0.0.1
 
 Bounded in count and time; only to the addresses given (the test's own namespaces).
@@ -107,6 +109,20 @@ def arp(ifname, target):
     time.sleep(0.2)
 
 
+def flood(ifname, count, size):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((ifname, 0))
+    frame = (b"\xff" * 6 + s.getsockname()[4] + b"\x88\xb5").ljust(int(size), b"f")
+    send = s.send
+    for _ in range(int(count)):
+        while True:
+            try:
+                send(frame)
+                break
+            except BlockingIOError:
+                time.sleep(0.001)
+
+
 def lo(count):
     r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     r.bind(("127.0.0.1", 9002))
@@ -117,5 +133,6 @@ def lo(count):
 
 
 if __name__ == "__main__":
-    commands = {"serve": serve, "client": client, "arp": arp, "vlan": vlan, "lo": lo}
+    commands = {"serve": serve, "client": client, "arp": arp, "vlan": vlan, "flood": flood,
+                "lo": lo}
     sys.exit(commands[sys.argv[1]](*sys.argv[2:]))

@@ -220,3 +220,68 @@ class FaultTest(_Live):
         self.assertEqual(out.stderr.decode().strip(),
                          "iptraf.py: capturing packets needs root or CAP_NET_RAW "
                          "(try: sudo python3 iptraf.py ...)")
+
+
+PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "capture_probe.py")
+
+
+class EngineTest(_Live):
+    """Kernel drops, every interface at once, promiscuous mode, the interface list."""
+
+    def test_drops_are_counted(self):
+        pair = self.pair
+        for mode in ("ring", "socket"):
+            with self.subTest(mode=mode):
+                probe = pair.popen(pair.b, [sys.executable, PROBE, "hold", pair.if_b, mode,
+                                            2, 3])
+                self.addCleanup(_reap, probe)
+                self.assertEqual(probe.stdout.readline().strip(), b"ready")
+                pair.python(pair.a, netns.PEER, "flood", pair.if_a, 20000, 1000)
+                out, err = probe.communicate(timeout=30)
+                seen = json.loads(out.decode())
+                self.assertGreater(seen["dropped"], 0, "the buffer should have overflowed")
+                self.assertEqual(seen["frames"] + seen["dropped"], 20000, seen)
+
+    def test_all_interfaces_to_pcapng(self):
+        pair = self.pair
+        written = os.path.join(self.tmp.name, "all.pcapng")
+        proc = self.capture(pair.b, "all", 3, "-w", written)
+        pair.python(pair.b, netns.PEER, "lo", 3)
+        pair.python(pair.a, netns.PEER, "arp", pair.if_a, pair.ip_b)
+        out, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 0, err)
+        frames = _frames(out)
+        self.assertEqual(sum(1 for f in frames if f.get("udp_dport") == 9002), 3)
+        self.assertEqual([(f["iface"], f["dir"], f["arp_op"]) for f in frames if "arp_op" in f],
+                         [(pair.if_b, "in", 1), (pair.if_b, "out", 2)])
+        with open_capture(written) as reader:
+            back = list(reader.frames())
+            names = {fr[1]: reader.interfaces[fr[1]].name for fr in back}
+        self.assertEqual([names[fr[1]] for fr in back], [f["iface"] for f in frames])
+        self.assertEqual([fr[2] == 4 for fr in back], [f["dir"] == "out" for f in frames])
+
+    def test_promiscuous_while_capturing(self):
+        pair = self.pair
+
+        def promisc():
+            flags = pair.run(pair.b, ["cat", "/sys/class/net/%s/flags" % pair.if_b]).stdout
+            return bool(int(flags, 16) & 0x100)
+
+        self.assertFalse(promisc())
+        proc = self.capture(pair.b, pair.if_b, 2, "--promisc")
+        self.assertTrue(promisc())
+        proc.communicate(timeout=30)
+        self.assertFalse(promisc())
+
+    def test_interface_list(self):
+        pair = self.pair
+        listed = json.loads(pair.python(pair.b, PROBE, "ifaces").stdout.decode())
+        by_name = {i["name"]: i for i in listed}
+        self.assertEqual(sorted(by_name), ["lo", pair.if_b])
+        self.assertEqual(by_name["lo"]["kind"], "loopback")
+        veth = by_name[pair.if_b]
+        self.assertEqual(veth["kind"], "virtual ethernet")
+        self.assertTrue(veth["up"])
+        self.assertEqual(veth["mtu"], 1500)
+        self.assertEqual(veth["ipv4"], [pair.ip_b])
+        self.assertEqual(veth["ipv6"], [pair.ip6_b])
