@@ -19,7 +19,7 @@ import struct
 from .layer import NEXT_ETHERTYPE, NEXT_IPPROTO, NEXT_LINK, STOP, fail, short
 from .packet import (
     ARP_OP, ARP_SPA, ARP_TPA, DATA, ETH_P_IP, ETH_P_IPV6, FRAGMENT, IP6_DST, IP6_NXT, IP6_PLEN,
-    IP6_SRC, IP_DST, IP_HDR, IP_LEN, IP_OFF, IP_PROTO, IP_SRC, IP_TTL, PROTO,
+    IP6_SRC, IP_DST, IP_HDR, IP_LEN, IP_OFF, IP_PROTO, IP_SRC, IP_TTL, PROTO, TUNNEL,
 )
 
 __all__ = ["NETWORK_DECODERS", "IPPROTO_DECODERS", "ipv4_checksum_ok"]
@@ -238,10 +238,14 @@ def _ah(f, buf, off, end):
 
 
 def _ipip(f, buf, off, end):
+    if f[TUNNEL] is None:
+        f[TUNNEL] = 4
     return NEXT_ETHERTYPE, ETH_P_IP, off, end
 
 
 def _ipv6_in_ip(f, buf, off, end):
+    if f[TUNNEL] is None:
+        f[TUNNEL] = 41
     return NEXT_ETHERTYPE, ETH_P_IPV6, off, end
 
 
@@ -272,6 +276,8 @@ def _gre(f, buf, off, end):
     off += size
     if off >= end:
         return STOP           # nothing carried: a PPTP acknowledgment, a keepalive
+    if f[TUNNEL] is None:
+        f[TUNNEL] = 47
     if ptype == _ETH_P_ERSPAN2:
         return _erspan(f, buf, off, end, 8)
     if ptype == _ETH_P_ERSPAN3:

@@ -26,7 +26,7 @@ __all__ = [
     "IP_SRC", "IP_DST", "IP_PROTO", "IP_LEN", "IP_TTL", "IP_OFF", "IP_HDR",
     "IP6_SRC", "IP6_DST", "IP6_NXT", "IP6_PLEN",
     "PROTO", "SPORT", "DPORT", "TCP_FLAGS", "TCP_WIN", "TCP_SEQ", "TCP_ACK", "TCP_LEN", "UDP_LEN",
-    "LLC_DSAP", "FRAGMENT", "ICMP_TYPE", "ICMP_CODE", "ICMP6_TYPE", "ICMP6_CODE",
+    "LLC_DSAP", "FRAGMENT", "TUNNEL", "ICMP_TYPE", "ICMP_CODE", "ICMP6_TYPE", "ICMP6_CODE",
     "ARP_OP", "ARP_SPA", "ARP_TPA", "ERROR",
     "PACKET_HOST", "PACKET_BROADCAST", "PACKET_MULTICAST", "PACKET_OTHERHOST",
     "PACKET_OUTGOING",
@@ -71,6 +71,9 @@ FIELDS = (
     # the rarer fields last: the decoder's fast path fills the ones above and no more
     "llc_dsap",    # 802.2 DSAP of an 802.3 frame without SNAP (STP is 0x42)
     "fragment",    # True when this is a fragment of a larger IPv4 or IPv6 datagram
+    "tunnel",      # the first encapsulation decoded through (IP protocol 4, 41 or 47, or
+                   # UDP port 4789 or 6081): then the transport fields are the inner
+                   # packet's and the address fields the outer one's
     "icmp_type", "icmp_code", "icmp6_type", "icmp6_code",   # the first ICMP / ICMPv6 header
     "arp_op", "arp_spa", "arp_tpa",                         # ARP and RARP
     "error",       # text: which layer, at which offset, what was wrong; None when all was well
@@ -83,7 +86,7 @@ Packet = collections.namedtuple("Packet", FIELDS)
  IP_SRC, IP_DST, IP_PROTO, IP_LEN, IP_TTL, IP_OFF, IP_HDR,
  IP6_SRC, IP6_DST, IP6_NXT, IP6_PLEN,
  PROTO, SPORT, DPORT, TCP_FLAGS, TCP_WIN, TCP_SEQ, TCP_ACK, TCP_LEN, UDP_LEN,
- LLC_DSAP, FRAGMENT, ICMP_TYPE, ICMP_CODE, ICMP6_TYPE, ICMP6_CODE,
+ LLC_DSAP, FRAGMENT, TUNNEL, ICMP_TYPE, ICMP_CODE, ICMP6_TYPE, ICMP6_CODE,
  ARP_OP, ARP_SPA, ARP_TPA, ERROR) = range(len(FIELDS))
 
 # linux/if_packet.h

@@ -15,7 +15,7 @@ import struct
 from .layer import NEXT_ETHERTYPE, NEXT_LINK, STOP, fail, short
 from .packet import (
     DPORT, FRAGMENT, ICMP6_CODE, ICMP6_TYPE, ICMP_CODE, ICMP_TYPE, PROTO, SPORT, TCP_ACK, TCP_FLAGS,
-    TCP_LEN, TCP_SEQ, TCP_WIN, UDP_LEN,
+    TCP_LEN, TCP_SEQ, TCP_WIN, TUNNEL, UDP_LEN,
 )
 
 __all__ = ["TRANSPORT_DECODERS", "UDP_TUNNEL_PORTS"]
@@ -91,6 +91,8 @@ def _udp(f, buf, off, end):
         f[DPORT] = dport
         f[UDP_LEN] = length
     off += 8
+    if dport in UDP_TUNNEL_PORTS and f[TUNNEL] is None:
+        f[TUNNEL] = dport
     if dport == _VXLAN_PORT:
         if len(buf) - off < 8:
             return short(f, "VXLAN header", off, len(buf) - off, 8)

@@ -801,20 +801,20 @@ class IPv6Test(DecodeCase):
                                                 TCP(flags=0x010, length=100)))
 
     def test_4in6(self):
-        self.check(FX["ip6_4in6"], **rec(
+        self.check(FX["ip6_4in6"], tunnel=4, **rec(
             E(ethertype=0x86DD), IP6(4, 51), IP4(6, 51, hdr=54, src=IN4S, dst=IN4D, ttl=9),
             TCP(1, 2, length=11)))
 
     def test_6in6(self):
-        self.check(FX["ip6_6in6"], **rec(E(ethertype=0x86DD), IP6(41, 59),
+        self.check(FX["ip6_6in6"], tunnel=41, **rec(E(ethertype=0x86DD), IP6(41, 59),
                                          UDP(3, 4, length=19)))
 
     def test_6in4(self):
-        self.check(FX["ip4_6in4"], **rec(
+        self.check(FX["ip4_6in4"], tunnel=41, **rec(
             E(), IP4(41, 91), IP6(6, 31, src=IN6S, dst=IN6D), TCP(5, 6, length=11)))
 
     def test_4in4(self):
-        self.check(FX["ip4_4in4"], **rec(E(), IP4(4, 71), TCP(7, 8, length=11)))
+        self.check(FX["ip4_4in4"], tunnel=4, **rec(E(), IP4(4, 71), TCP(7, 8, length=11)))
 
     def test_extension_header_longer_than_payload(self):
         self.check(FX["ip6_hop_too_long"], proto=ANY, error=Err("hop-by-hop", 54),
@@ -976,19 +976,19 @@ class TransportTest(DecodeCase):
     def test_gre_ipv4(self):
         for name, total in (("gre_plain", 79), ("gre_key", 83), ("gre_ksc", 91)):
             with self.subTest(name=name):
-                self.check(FX[name], **rec(E(), IP4(47, total), self._inner_tcp()))
+                self.check(FX[name], tunnel=47, **rec(E(), IP4(47, total), self._inner_tcp()))
 
     def test_gre_ipv6(self):
-        self.check(FX["gre_ip6"], **rec(
+        self.check(FX["gre_ip6"], tunnel=47, **rec(
             E(), IP4(47, 83), IP6(17, 19, src=IN6S, dst=IN6D), UDP(11, 12, 19)))
 
     def test_gre_transparent_ethernet_bridging(self):
-        self.check(FX["gre_teb"], **rec(E(), IP4(47, 93), self._inner_tcp()))
+        self.check(FX["gre_teb"], tunnel=47, **rec(E(), IP4(47, 93), self._inner_tcp()))
 
     def test_gre_pptp(self):
         # enhanced GRE: 16 bytes with key, sequence and acknowledgment numbers
-        self.check(FX["gre_pptp"], **rec(E(), IP4(47, 95), self._inner_tcp()))
-        self.check(FX["gre_pptp_acfc_pfc"], **rec(E(), IP4(47, 88), self._inner_tcp()))
+        self.check(FX["gre_pptp"], tunnel=47, **rec(E(), IP4(47, 95), self._inner_tcp()))
+        self.check(FX["gre_pptp_acfc_pfc"], tunnel=47, **rec(E(), IP4(47, 88), self._inner_tcp()))
 
     def test_gre_pptp_acknowledgment_only(self):
         # RFC 2637 4.4: an acknowledgment without data has no payload at all; Wireshark
@@ -997,11 +997,11 @@ class TransportTest(DecodeCase):
 
     def test_vxlan(self):
         # outer Ethernet, IPv4 and UDP; the ICMP header is the inner packet's
-        self.check(FX["vxlan"], **rec(
+        self.check(FX["vxlan"], tunnel=4789, **rec(
             E(), IP4(17, 85), UDP(49152, 4789, 65), icmp_type=8, icmp_code=0))
 
     def test_geneve(self):
-        self.check(FX["geneve"], **rec(
+        self.check(FX["geneve"], tunnel=6081, **rec(
             E(), IP4(17, 85), UDP(49153, 6081, 65), icmp_type=8, icmp_code=0))
 
     def test_arp(self):
