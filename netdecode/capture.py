@@ -73,8 +73,10 @@ _RCVBUF = 8 << 20
 _REQ3 = struct.Struct("=7I")
 _BLOCK_HDR = struct.Struct("=III")          # block_status, num_pkts, offset_to_first_pkt
 _U32 = struct.Struct("=I")
-# tpacket3_hdr (48 bytes with padding) then sockaddr_ll at TPACKET_ALIGN(48) = 48
-_PKT_HDR = struct.Struct("=IIIIIIHHIIHH8xHHiHBB")
+# tpacket3_hdr then sockaddr_ll at TPACKET_ALIGN(48) = 48, only the fields we use:
+# next_offset sec nsec snaplen len status mac [net rxhash] vlan_tci vlan_tpid
+# [padding tp_padding[8] sll_family sll_protocol] sll_ifindex [sll_hatype] sll_pkttype
+_PKT_HDR = struct.Struct("=IIIIIIH6xIH14xi2xB")
 _STATS_V3 = struct.Struct("=III")
 _STATS = struct.Struct("=II")
 _AUXDATA = struct.Struct("=IIIHHHH")
@@ -227,8 +229,8 @@ class LiveCapture:
                 break
             off += base
             for _ in range(count):
-                (step, sec, nsec, caplen, wirelen, pstatus, mac, _, _, tci, tpid, _, _, _,
-                 ifindex, _, pkttype, _) = _hdr(ring, off)
+                (step, sec, nsec, caplen, wirelen, pstatus, mac, tci, tpid, ifindex,
+                 pkttype) = _hdr(ring, off)
                 info = ifaces.get(ifindex)
                 if info is None:
                     info = self._learn(ifindex)

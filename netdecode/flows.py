@@ -1,0 +1,415 @@
+"""The IP traffic monitor: TCP connections, and everything else, as iptraf shows them.
+
+``TrafficMonitor(options)`` is a sink (see ``monitor``).  Its tables:
+
+* ``tcp``: one entry per TCP connection, keyed without direction (the lower address,
+  the higher address, and one int packing the interface index and the two ports: every
+  object a key keeps costs memory under a flood); the entry is the first direction's
+  half and holds the other's.  ``a`` is the endpoint
+  that sent the first packet seen.  Per half: packets, bytes, the flags column, the last
+  packet's size and window, the sender's MAC.  Per connection: first and last seen, and
+  whether it was already under way when capture began (its first packet seen was not a
+  bare SYN: iptraf's ``>`` mark).
+* ``other``: a bounded log of every packet that is not TCP in a connection (UDP, ICMP and
+  ICMPv6 by type name, ARP, IGMP, OSPF, GRE and other tunnels, non-IP), newest last.
+* ``flows``: the same packets aggregated per protocol and address pair (with ports for
+  UDP), so that one busy DNS server does not scroll everything else out of the log.
+
+The flags column of a half follows iptraf: the flags of the latest packet that way in
+the order ``S P A U``, ``-`` for a clear flag (``S---`` a bare SYN, ``S-A-`` its answer,
+``-PA-`` data); then words that outrank them: ``RESET`` once an RST went that way,
+``CLOSED`` once a FIN went that way and the other side acknowledged it, ``DONE`` while
+such a FIN is not yet acknowledged, ``IDLE`` when the connection has been silent for
+``options.idle_timeout``.  A connection that is closed both ways, reset, or idle is
+removed ``options.closed_lifetime`` seconds after it got there.
+
+A packet whose transport header sits inside a tunnel (record[TUNNEL]) is logged as the
+tunnel's traffic: its outer addresses and inner ports belong to different headers.
+Every table holds at most ``options.max_entries``; when full, the stalest sixteenth is
+evicted (amortised O(1) per packet) and counted.
+"""
+import heapq
+import socket
+
+from .packet import (
+    ARP_OP, ARP_SPA, ARP_TPA, DPORT, ETH_DST, ETH_SRC, ETHERTYPE, ICMP6_CODE, ICMP6_TYPE,
+    ICMP_CODE, ICMP_TYPE, IFINDEX, IP6_DST, IP6_SRC, IP_DST, IP_SRC, LEN, LLC_DSAP, PROTO,
+    SPORT, TCP_ACK, TCP_FLAGS, TCP_LEN, TCP_SEQ, TCP_WIN, TS, TUNNEL, ethertype_name,
+    ipproto_name, LLC_SAP_NAMES,
+)
+
+__all__ = ["TrafficMonitor", "flags_text", "icmp_text", "icmp6_text", "endpoint_text"]
+
+_FIN, _SYN, _RST, _PSH, _ACK, _URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+_RESET, _DONE, _CLOSED = 1, 2, 3        # Half.state
+
+_ICMP_TYPES = {
+    0: "echo reply", 3: "dest unreachable", 4: "source quench", 5: "redirect",
+    8: "echo request", 9: "router advertisement", 10: "router solicitation",
+    11: "time exceeded", 12: "parameter problem", 13: "timestamp request",
+    14: "timestamp reply", 17: "address mask request", 18: "address mask reply",
+    42: "extended echo request", 43: "extended echo reply",
+}
+_UNREACH_CODES = {
+    0: "network", 1: "host", 2: "protocol", 3: "port", 4: "fragmentation needed",
+    5: "source route failed", 6: "network unknown", 7: "host unknown",
+    9: "network prohibited", 10: "host prohibited", 11: "network TOS", 12: "host TOS",
+    13: "administratively prohibited",
+}
+_ICMP6_TYPES = {
+    1: "dest unreachable", 2: "packet too big", 3: "time exceeded", 4: "parameter problem",
+    128: "echo request", 129: "echo reply", 130: "multicast listener query",
+    131: "multicast listener report", 132: "multicast listener done",
+    133: "router solicitation", 134: "router advertisement", 135: "neighbor solicitation",
+    136: "neighbor advertisement", 137: "redirect", 143: "multicast listener report v2",
+}
+_UNREACH6_CODES = {0: "no route", 1: "administratively prohibited", 2: "beyond scope",
+                   3: "address", 4: "port", 5: "source policy failed", 6: "reject route"}
+_ARP_OPS = {1: "request", 2: "reply", 3: "RARP request", 4: "RARP reply"}
+_TUNNELS = {4: "IPIP", 41: "IPv6-in-IP", 47: "GRE", 4789: "VXLAN", 6081: "Geneve"}
+
+
+def flags_text(flags):
+    """'S-A-' for SYN+ACK: iptraf's order S P A U, '-' where clear."""
+    return ("S" if flags & _SYN else "-") + ("P" if flags & _PSH else "-") + (
+        "A" if flags & _ACK else "-") + ("U" if flags & _URG else "-")
+
+
+def icmp_text(icmp_type, code):
+    """'dest unreachable (port)', 'echo request', 'ICMP type 99 code 1'."""
+    name = _ICMP_TYPES.get(icmp_type)
+    if name is None:
+        return "ICMP type %d code %d" % (icmp_type, code)
+    if icmp_type == 3:
+        return "%s (%s)" % (name, _UNREACH_CODES.get(code, "code %d" % code))
+    if icmp_type == 11:
+        return "%s (%s)" % (name, "in transit" if code == 0 else "reassembly")
+    return name
+
+
+def icmp6_text(icmp_type, code):
+    name = _ICMP6_TYPES.get(icmp_type)
+    if name is None:
+        return "ICMPv6 type %d code %d" % (icmp_type, code)
+    if icmp_type == 1:
+        return "%s (%s)" % (name, _UNREACH6_CODES.get(code, "code %d" % code))
+    return name
+
+
+def _addr_text(addr):
+    return socket.inet_ntop(socket.AF_INET if len(addr) == 4 else socket.AF_INET6, addr)
+
+
+def endpoint_text(addr, port):
+    """'10.0.0.1:80', '[fd00::1]:80', or the bare address when there is no port."""
+    text = _addr_text(addr)
+    if port is None:
+        return text
+    return ("[%s]:%d" if len(addr) == 16 else "%s:%d") % (text, port)
+
+
+def _mac_text(mac):
+    return "%02x:%02x:%02x:%02x:%02x:%02x" % tuple(mac) if mac else None
+
+
+class _Half:
+    """One direction of a TCP connection."""
+
+    __slots__ = ("packets", "bytes", "flags", "state", "fin", "size", "win", "mac")
+
+    def __init__(self, mac):
+        self.packets = 0
+        self.bytes = 0
+        self.flags = 0
+        self.state = 0
+        self.fin = None             # sequence number a FIN's acknowledgment must reach
+        self.size = 0
+        self.win = 0
+        self.mac = mac
+
+    def __repr__(self):
+        return "_Half(packets=%d, bytes=%d, flags=%s, state=%d)" % (
+            self.packets, self.bytes, flags_text(self.flags), self.state)
+
+
+_A_IS_LO, _UNDER_WAY = 1, 2           # _Conn.marks
+_SHARED_MAX = 4096
+
+
+class _Conn(_Half):
+    """A TCP connection, which is also its ``a`` half: the direction of the first packet
+    seen.  ``b`` is the other half, made when the other side first speaks (a SYN flood
+    then costs one object per connection, not two)."""
+
+    __slots__ = ("b", "marks", "first", "last", "ended")
+
+    def __init__(self, ts, marks, mac):
+        _Half.__init__(self, mac)
+        self.b = None
+        self.marks = marks
+        self.first = ts
+        self.last = ts
+        self.ended = None           # when it was reset, or closed both ways
+
+    def __repr__(self):
+        return "_Conn(a=%s, b=%r)" % (_Half.__repr__(self), self.b)
+
+
+class TrafficMonitor:
+    """The IP traffic monitor facility (iptraf's first screen), as a sink."""
+
+    def __init__(self, options):
+        self.options = options
+        self.tcp = {}               # (lo addr, hi addr, ifindex << 32 | lo port << 16 | hi port)
+        self.flows = {}             # (ifindex, proto, lo addr, lo port, hi addr, hi port) -> list
+        self.log = []               # compact tuples of the latest other packets
+        self.evicted_tcp = 0
+        self.evicted_flows = 0
+        self.now = None
+        self._max = options.max_entries
+        self._lines = options.log_lines
+        self._shared = {}           # one object per address and MAC that entries keep
+
+    def __repr__(self):
+        return "TrafficMonitor(%d connections, %d flows)" % (len(self.tcp), len(self.flows))
+
+    # the per-packet path
+
+    def add(self, r):
+        if r[PROTO] == 6 and r[TUNNEL] is None and r[TCP_FLAGS] is not None:
+            src = r[IP_SRC]
+            if src is None:
+                src, dst = r[IP6_SRC], r[IP6_DST]
+            else:
+                dst = r[IP_DST]
+            sport, dport = r[SPORT], r[DPORT]
+            if src < dst or (src == dst and sport <= dport):
+                forward = True
+                key = (src, dst, r[IFINDEX] << 32 | sport << 16 | dport)
+            else:
+                forward = False
+                key = (dst, src, r[IFINDEX] << 32 | dport << 16 | sport)
+            conn = self.tcp.get(key)
+            flags = r[TCP_FLAGS]
+            ts = r[TS]
+            if conn is None:
+                if len(self.tcp) >= self._max:
+                    self.evicted_tcp += _evict(self.tcp, _conn_age)
+                share = self._share
+                key = (share(key[0]), share(key[1]), key[2])
+                half = conn = self.tcp[key] = _Conn(
+                    ts, (_A_IS_LO if forward else 0)
+                    | (_UNDER_WAY if flags & (_SYN | _ACK) != _SYN else 0),
+                    share(r[ETH_SRC]))
+                other = None
+            else:
+                conn.last = ts
+                if forward == (conn.marks & _A_IS_LO == _A_IS_LO):
+                    half, other = conn, conn.b
+                else:
+                    half, other = conn.b, conn
+                    if half is None:
+                        half = conn.b = _Half(self._share(r[ETH_SRC]))
+            size = r[LEN]
+            half.packets += 1
+            half.bytes += size
+            half.size = size
+            half.flags = flags
+            half.win = r[TCP_WIN]
+            if flags & (_FIN | _RST):
+                if flags & _RST:
+                    half.state = _RESET
+                    conn.ended = ts
+                elif half.state == 0:
+                    half.state = _DONE
+                    half.fin = (r[TCP_SEQ] + (r[TCP_LEN] or 0) + 1) & 0xFFFFFFFF
+            if (flags & _ACK and other is not None and other.state == _DONE
+                    and (r[TCP_ACK] - other.fin) & 0xFFFFFFFF < 0x80000000):
+                other.state = _CLOSED
+                if half.state == _CLOSED:
+                    conn.ended = ts
+            return
+        self._other(r)
+
+    def _share(self, value):
+        """The one object kept for equal addresses and MACs: every decoded record brings
+        new ones, and a table that kept them all would pay for each (a flood's target
+        address and router MAC repeat in every entry).  Bounded: cleared when full."""
+        shared = self._shared
+        kept = shared.get(value)
+        if kept is None:
+            if len(shared) >= _SHARED_MAX:
+                shared.clear()
+            kept = shared[value] = value
+        return kept
+
+    def _other(self, r):
+        """Log one non-TCP (or tunnelled) packet and count it in its flow."""
+        proto, src, dst = r[PROTO], r[IP_SRC], r[IP_DST]
+        if src is None:
+            src, dst = r[IP6_SRC], r[IP6_DST]
+        sport, dport = r[SPORT], r[DPORT]
+        tunnel = r[TUNNEL]
+        if tunnel is not None:
+            sport = dport = None
+        if src is None:                     # not IP: ARP, or by ethertype / LLC
+            src, dst = r[ETH_SRC], r[ETH_DST]
+            proto = -(r[ETHERTYPE] or 0)
+        entry = (r[TS], r[IFINDEX], r[LEN], proto, tunnel, src, dst, sport, dport,
+                 r[ICMP_TYPE], r[ICMP_CODE], r[ICMP6_TYPE], r[ICMP6_CODE], r[ARP_OP],
+                 r[ARP_SPA], r[ARP_TPA], r[LLC_DSAP])
+        log = self.log
+        log.append(entry)
+        if len(log) > 2 * self._lines:
+            del log[:-self._lines]          # trimmed in bulk: amortised O(1)
+        if src is None or dst is None:
+            return
+        if src < dst or (src == dst and (sport or 0) <= (dport or 0)):
+            key = (r[IFINDEX], proto, src, sport, dst, dport)
+        else:
+            key = (r[IFINDEX], proto, dst, dport, src, sport)
+        flow = self.flows.get(key)
+        if flow is None:
+            if len(self.flows) >= self._max:
+                self.evicted_flows += _evict(self.flows, _flow_age)
+            self.flows[key] = [1, r[LEN], r[TS], r[TS]]
+        else:
+            flow[0] += 1
+            flow[1] += r[LEN]
+            flow[3] = r[TS]
+
+    # time
+
+    def tick(self, now):
+        """Remove connections closed or reset, or idle, for the closed lifetime."""
+        self.now = now
+        idle = int(self.options.idle_timeout * 1e9)
+        linger = int(self.options.closed_lifetime * 1e9)
+        gone = [key for key, conn in self.tcp.items()
+                if (conn.ended is not None and now - conn.ended >= linger)
+                or (conn.last is not None and now - conn.last >= idle + linger)]
+        for key in gone:
+            del self.tcp[key]
+
+    def flush_closed(self):
+        """Remove closed and reset connections now (iptraf's F key)."""
+        for key in [k for k, c in self.tcp.items() if c.ended is not None]:
+            del self.tcp[key]
+
+    # presentation data
+
+    def snapshot(self):
+        name = self.options.interface_name
+        idle = int(self.options.idle_timeout * 1e9)
+        conns = []
+        for (lo_addr, hi_addr, ports), conn in self.tcp.items():
+            ifindex, lo_port, hi_port = ports >> 32, ports >> 16 & 0xFFFF, ports & 0xFFFF
+            lo = endpoint_text(lo_addr, lo_port)
+            hi = endpoint_text(hi_addr, hi_port)
+            a, b = (lo, hi) if conn.marks & _A_IS_LO else (hi, lo)
+            is_idle = (self.now is not None and conn.last is not None
+                       and self.now - conn.last >= idle)
+            ab = _half_json(conn, is_idle)
+            ba = _half_json(conn.b, is_idle)
+            conns.append({"a": a, "b": b, "iface": name(ifindex),
+                          "first": _seconds(conn.first), "last": _seconds(conn.last),
+                          "under_way": bool(conn.marks & _UNDER_WAY),
+                          "a_to_b": ab, "b_to_a": ba})
+        conns.sort(key=lambda c: (c["first"] or 0, c["a"], c["b"]))
+        flows = []
+        for key, (packets, size, first, last) in self.flows.items():
+            ifindex, proto, lo_addr, lo_port, hi_addr, hi_port = key
+            flows.append({"proto": _proto_name(proto), "iface": name(ifindex),
+                          "a": _endpoint_or_mac(lo_addr, lo_port),
+                          "b": _endpoint_or_mac(hi_addr, hi_port),
+                          "packets": packets, "bytes": size,
+                          "first": _seconds(first), "last": _seconds(last)})
+        flows.sort(key=lambda f: (-f["bytes"], f["a"], f["b"]))
+        return {"tcp": conns, "other": [_log_json(e, name) for e in self.log[-self._lines:]],
+                "flows": flows,
+                "evicted": {"tcp": self.evicted_tcp, "flows": self.evicted_flows}}
+
+
+def _conn_age(conn):
+    return conn.last if conn.last is not None else 0
+
+
+def _flow_age(flow):
+    return flow[3] if flow[3] is not None else 0
+
+
+def _evict(table, age):
+    """Drop the stalest sixteenth of a full table; returns how many went."""
+    count = max(1, len(table) // 16)
+    for key in heapq.nsmallest(count, table, key=lambda k: age(table[k])):
+        del table[key]
+    return count
+
+
+def _seconds(ns):
+    return None if ns is None else ns / 1e9
+
+
+def _half_json(half, idle):
+    if half is None:
+        return {"packets": 0, "bytes": 0, "flags": "", "size": 0, "win": 0, "mac": None}
+    if half.state == _RESET:
+        text = "RESET"
+    elif half.state == _CLOSED:
+        text = "CLOSED"
+    elif half.state == _DONE:
+        text = "DONE"
+    elif idle:
+        text = "IDLE"
+    else:
+        text = flags_text(half.flags)
+    return {"packets": half.packets, "bytes": half.bytes, "flags": text, "size": half.size,
+            "win": half.win, "mac": _mac_text(half.mac)}
+
+
+def _proto_name(proto):
+    if proto < 0:
+        return ethertype_name(-proto) if proto else "non-IP"
+    return ipproto_name(proto)
+
+
+def _endpoint_or_mac(addr, port):
+    if len(addr) == 6:
+        return _mac_text(addr)
+    return endpoint_text(addr, port)
+
+
+def _log_json(entry, name):
+    (ts, ifindex, size, proto, tunnel, src, dst, sport, dport, icmp_type, icmp_code,
+     icmp6_type, icmp6_code, arp_op, arp_spa, arp_tpa, dsap) = entry
+    if arp_op is not None:
+        op = _ARP_OPS.get(arp_op, "op %d" % arp_op)
+        if arp_spa is not None and arp_op in (1, 3):
+            text = "ARP %s: who-has %s tell %s" % (op, _addr_text(arp_tpa), _addr_text(arp_spa))
+        elif arp_spa is not None:
+            text = "ARP %s: %s is-at %s" % (op, _addr_text(arp_spa), _mac_text(src))
+        else:
+            text = "ARP %s" % op
+        kind = "ARP"
+    elif tunnel is not None:
+        kind = _TUNNELS.get(tunnel, ipproto_name(tunnel))
+        text = "%s carrying %s" % (kind, ipproto_name(proto) if proto is not None else "data")
+    elif icmp_type is not None and proto == 1:
+        kind, text = "ICMP", icmp_text(icmp_type, icmp_code)
+    elif icmp6_type is not None and proto == 58:
+        kind, text = "ICMPv6", icmp6_text(icmp6_type, icmp6_code)
+    elif proto is None:
+        kind = text = "IP"
+    elif proto < 0:
+        kind = _proto_name(proto) if proto else (
+            LLC_SAP_NAMES.get(dsap, "LLC SAP 0x%02x" % dsap) if dsap is not None else "non-IP")
+        text = kind
+    else:
+        kind = text = ipproto_name(proto)
+    out = {"ts": _seconds(ts), "iface": name(ifindex), "proto": kind, "text": text,
+           "bytes": size}
+    if src is not None:
+        out["src"] = _endpoint_or_mac(src, sport)
+    if dst is not None:
+        out["dst"] = _endpoint_or_mac(dst, dport)
+    return out
