@@ -10,7 +10,19 @@ import sys
 _PROG = "iptraf.py"
 
 _EPILOG = """\
+facilities (one at a time, as in iptraf-ng):
+  -i IFACE|all   IP traffic monitor: TCP connections with flags; other traffic
+  -g             general interface statistics
+  -d IFACE       detailed interface statistics
+  -s IFACE       TCP/UDP service monitor
+  -z IFACE       packet size breakdown
+  -l IFACE|all   LAN station monitor
+With -r FILE, IFACE picks the pcapng interface of that name ('all', or any name for a
+classic pcap file, takes every frame).
+
 examples:
+  sudo python3 iptraf.py -d eth0 --json -t 1m          a snapshot a second for a minute
+  python3 iptraf.py -r capture.pcapng -i all --json    one snapshot of the whole file
   python3 iptraf.py -r capture.pcapng --dump           one JSON object per frame
   sudo python3 iptraf.py -i eth0 --dump -t 30s         30 seconds of eth0, live
   sudo python3 iptraf.py -i all --dump -w all.pcapng   every interface, also to a file
@@ -49,13 +61,29 @@ def _parser():
         prog=_PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="IP traffic monitor: decodes live traffic and pcap/pcapng captures.",
         epilog=_EPILOG)
-    source = ap.add_mutually_exclusive_group()
-    source.add_argument("-i", metavar="IFACE", dest="iface",
-                        help="capture live on IFACE, or on every interface with 'all'")
-    source.add_argument("-r", metavar="FILE", dest="read",
-                        help="read a pcap or pcapng file (the format comes from its contents)")
+    facility = ap.add_mutually_exclusive_group()
+    facility.add_argument("-i", metavar="IFACE", dest="traffic",
+                          help="IP traffic monitor on IFACE, or on every interface ('all')")
+    facility.add_argument("-g", action="store_true", dest="general",
+                          help="general interface statistics")
+    facility.add_argument("-d", metavar="IFACE", dest="detailed",
+                          help="detailed interface statistics on IFACE")
+    facility.add_argument("-s", metavar="IFACE", dest="services",
+                          help="TCP/UDP service monitor on IFACE")
+    facility.add_argument("-z", metavar="IFACE", dest="sizes",
+                          help="packet size breakdown on IFACE")
+    facility.add_argument("-l", metavar="IFACE", dest="lan",
+                          help="LAN station monitor on IFACE, or on every interface ('all')")
+    ap.add_argument("-r", metavar="FILE", dest="read",
+                    help="read a pcap or pcapng file (the format comes from its contents)")
+    ap.add_argument("--json", nargs="?", const="-", metavar="PATH",
+                    help="no screen: write the facility's snapshot as one JSON object "
+                         "per update interval (with -r: one, at the end) to stdout or PATH")
+    ap.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
+                    help="update interval of screens, logs and --json (default 1)")
     ap.add_argument("--dump", action="store_true",
-                    help="no screen: write one JSON object per frame to stdout")
+                    help="no screen: write one JSON object per frame to stdout (from -r "
+                         "FILE, or live from the interface of -i)")
     ap.add_argument("-w", metavar="FILE", dest="write",
                     help="also write every frame to FILE: pcap for one interface, "
                          "pcapng (one interface block each) for all")
@@ -72,18 +100,209 @@ def _parser():
     return ap
 
 
+_FACILITIES = ("traffic", "general", "detailed", "services", "sizes", "lan")
+
+
 def main(argv=None):
     ap = _parser()
     args = ap.parse_args(argv)
-    if not args.dump:
-        ap.error("give --dump (the monitor's screens are not built yet)")
-    if not args.read and not args.iface:
-        ap.error("give -r FILE or -i IFACE")
-    if args.snaplen < 64 or args.ring_mb < 1:
-        ap.error("--snaplen takes at least 64 bytes, --ring-mb at least 1")
+    facility = next((f for f in _FACILITIES if getattr(args, f)), None)
+    if args.snaplen < 64 or args.ring_mb < 1 or args.interval <= 0:
+        ap.error("--snaplen takes at least 64 bytes, --ring-mb at least 1, "
+                 "--interval more than 0")
+    if args.dump and args.json:
+        ap.error("--dump and --json: choose one")
+    if args.dump:
+        if facility not in (None, "traffic"):
+            ap.error("--dump reads -r FILE, or captures live on the interface of -i")
+        if args.read:
+            return _dump_file(args)
+        if not args.traffic:
+            ap.error("give -r FILE or -i IFACE")
+        args.iface = args.traffic
+        return _dump_live(args)
+    if facility is None:
+        ap.error("give a facility (-i, -g, -d, -s, -z, -l) or --dump")
+    if not args.json:
+        ap.error("give --json (the monitor's screens are not built yet)")
+    return _run_json(args, facility)
+
+
+def _sink(facility, options, ifindex, mtu):
+    if facility == "traffic":
+        from netdecode.flows import TrafficMonitor
+        return TrafficMonitor(options)
+    from netdecode import counters
+    if facility == "general":
+        return counters.GeneralStats(options)
+    if facility == "detailed":
+        return counters.DetailedStats(options, ifindex)
+    if facility == "services":
+        return counters.ServiceStats(options, ifindex)
+    if facility == "sizes":
+        return counters.SizeStats(options, ifindex, mtu)
+    return counters.LanStats(options, ifindex)
+
+
+class _Reporter:
+    """A sink that writes the facility's --json snapshot at every tick."""
+
+    def __init__(self, monitor, facility, sink, out):
+        self.monitor, self.facility, self.sink, self.out = monitor, facility, sink, out
+
+    def __repr__(self):
+        return "_Reporter(%r)" % (self.facility,)
+
+    def add(self, record):
+        pass
+
+    def tick(self, now):
+        self.emit(now)
+
+    def snapshot(self):
+        return {}
+
+    def emit(self, now):
+        import json
+        self.out.write(json.dumps(self.monitor.snapshot(self.facility, self.sink, now)) + "\n")
+        self.out.flush()
+
+
+def _run_json(args, facility):
+    import signal
+    from netdecode.monitor import Monitor, Options, wall_clock_ns
+    from netdecode.pcap import CaptureError, open_capture
+
+    iface = getattr(args, facility) if facility != "general" else "all"
+    out = sys.stdout if args.json == "-" else _open_output(args.json)
+    stop = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.append(True))
     if args.read:
-        return _dump_file(args)
-    return _dump_live(args)
+        try:
+            reader = open_capture(args.read)
+        except CaptureError as e:
+            raise SystemExit("%s: %s" % (_PROG, e))
+        with reader:
+            frames = reader.frames()
+            first = next(frames, None)          # reads the interface blocks before it
+            names = [i.name for i in reader.interfaces]
+            ifindex = None
+            if iface != "all" and any(names):
+                if iface not in names:
+                    raise SystemExit("%s: %s: no interface of that name in %s (it has: %s)"
+                                     % (_PROG, iface, args.read,
+                                        ", ".join(n for n in names if n)))
+                ifindex = names.index(iface)
+
+            def name(index):
+                return names[index] if index < len(names) and names[index] else "if%d" % index
+            options = Options(interval=args.interval, interface_name=name)
+            sink = _sink(facility, options, ifindex, 1500)
+            sinks = [sink]
+            recorder = _recorder(args.write, None, name) if args.write else None
+            if recorder is not None:
+                sinks.append(recorder)
+            match = None if ifindex is None else (lambda frame: frame[1] == ifindex)
+            monitor = Monitor(sinks, args.interval, match)
+            status = 0
+            try:
+                if first is not None:
+                    monitor.feed(_chain(first, frames, stop))
+            except CaptureError as e:
+                sys.stderr.write("%s: %s\n" % (_PROG, e))
+                status = 1
+            monitor.finish()
+            _Reporter(monitor, facility, sink, out).emit(monitor.last_ts)
+            if recorder is not None:
+                recorder.close()
+            return status
+    return _json_live(args, facility, iface, out, stop)
+
+
+def _chain(first, rest, stop):
+    """The frames of a file until its end or a stop signal."""
+    yield first
+    for frame in rest:
+        if stop:
+            return
+        yield frame
+
+
+def _json_live(args, facility, iface, out, stop):
+    import time
+    from netdecode.capture import InterfaceDown, InterfaceGone
+    from netdecode.monitor import Monitor, Options, wall_clock_ns
+
+    cap = _open_live(args, None if iface == "all" else iface)
+    options = Options(interval=args.interval, interface_name=cap.interface_name)
+    mtu = _mtu(iface)
+    sink = _sink(facility, options, None, mtu)
+    sinks = [sink]
+    recorder = None
+    if args.write:
+        linktype = cap.interface_linktype(cap.ifindex) if iface != "all" else None
+        recorder = _recorder(args.write, linktype, cap.interface_name)
+        sinks.append(recorder)
+    monitor = Monitor(sinks, args.interval)
+    reporter = _Reporter(monitor, facility, sink, out)
+    monitor.sinks.append(reporter)
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    status = 0
+    try:
+        while not stop:
+            wait = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
+            if wait <= 0:
+                break
+            cap.wait(wait)
+            try:
+                frames = cap.read()
+            except InterfaceGone as e:
+                sys.stderr.write("%s: %s\n" % (_PROG, e.strerror))
+                status = 1
+                break
+            except InterfaceDown as e:
+                sys.stderr.write("%s: %s\n" % (_PROG, e.strerror))
+                continue
+            monitor.dropped = cap.stats()["dropped"]
+            monitor.feed(frames)
+            monitor.idle(wall_clock_ns())
+    except BrokenPipeError:
+        cap.close()
+        return _quiet_exit(recorder)
+    monitor.dropped = cap.stats()["dropped"]
+    cap.close()
+    for each in monitor.sinks[:-1]:
+        each.tick(wall_clock_ns())
+    reporter.emit(wall_clock_ns())
+    if recorder is not None:
+        recorder.close()
+    return status
+
+
+def _mtu(iface):
+    from netdecode.ifaces import interface_by_name
+    found = interface_by_name(iface) if iface != "all" else None
+    return found.mtu if found is not None and found.mtu else 1500
+
+
+def _open_live(args, ifname):
+    from netdecode.capture import CaptureSetupError, LiveCapture
+    try:
+        return LiveCapture(ifname, mode=args.capture_mode, snaplen=args.snaplen,
+                           promisc=args.promisc, ring_bytes=args.ring_mb << 20)
+    except CaptureSetupError as e:
+        raise SystemExit("%s: %s" % (_PROG, e.strerror))
+    except OSError as e:
+        raise SystemExit("%s: cannot capture on %s: %s" % (_PROG, ifname or "all interfaces",
+                                                           e.strerror or e))
+
+
+def _open_output(path):
+    try:
+        return open(path, "w")
+    except OSError as e:
+        raise SystemExit("%s: cannot write %s: %s" % (_PROG, path, e.strerror or e))
 
 
 def _dump_file(args):
@@ -116,7 +335,7 @@ def _dump_file(args):
 def _dump_live(args):
     import signal
     import time
-    from netdecode.capture import CaptureSetupError, InterfaceDown, InterfaceGone, LiveCapture
+    from netdecode.capture import InterfaceDown, InterfaceGone
     from netdecode.decode import decode
     from netdecode.dump import Dumper
 
@@ -124,13 +343,7 @@ def _dump_live(args):
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.append(True))
     ifname = None if args.iface == "all" else args.iface
-    try:
-        cap = LiveCapture(ifname, mode=args.capture_mode, snaplen=args.snaplen,
-                          promisc=args.promisc, ring_bytes=args.ring_mb << 20)
-    except CaptureSetupError as e:
-        raise SystemExit("%s: %s" % (_PROG, e.strerror))
-    except OSError as e:
-        raise SystemExit("%s: cannot capture on %s: %s" % (_PROG, args.iface, e.strerror or e))
+    cap = _open_live(args, ifname)
     out = sys.stdout
     write = Dumper(out, cap.interface_name).write
     recorder = None

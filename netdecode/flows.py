@@ -254,10 +254,10 @@ class TrafficMonitor:
             sport = dport = None
         if src is None:                     # not IP: ARP, or by ethertype / LLC
             src, dst = r[ETH_SRC], r[ETH_DST]
-            proto = -(r[ETHERTYPE] or 0)
+            proto = (r[ETHERTYPE], r[LLC_DSAP])
         entry = (r[TS], r[IFINDEX], r[LEN], proto, tunnel, src, dst, sport, dport,
                  r[ICMP_TYPE], r[ICMP_CODE], r[ICMP6_TYPE], r[ICMP6_CODE], r[ARP_OP],
-                 r[ARP_SPA], r[ARP_TPA], r[LLC_DSAP])
+                 r[ARP_SPA], r[ARP_TPA])
         log = self.log
         log.append(entry)
         if len(log) > 2 * self._lines:
@@ -347,7 +347,8 @@ def _evict(table, age):
 
 
 def _seconds(ns):
-    return None if ns is None else ns / 1e9
+    """Nanoseconds as seconds for JSON, to the microsecond (a float holds no more)."""
+    return None if ns is None else round(ns / 1e9, 6)
 
 
 def _half_json(half, idle):
@@ -368,8 +369,16 @@ def _half_json(half, idle):
 
 
 def _proto_name(proto):
-    if proto < 0:
-        return ethertype_name(-proto) if proto else "non-IP"
+    """An IP protocol number, or (ethertype, LLC DSAP) for a frame that is not IP."""
+    if proto is None:
+        return "IP"
+    if isinstance(proto, tuple):
+        ethertype, dsap = proto
+        if ethertype is not None:
+            return ethertype_name(ethertype)
+        if dsap is not None:
+            return LLC_SAP_NAMES.get(dsap, "LLC SAP 0x%02x" % dsap)
+        return "non-IP"
     return ipproto_name(proto)
 
 
@@ -381,7 +390,7 @@ def _endpoint_or_mac(addr, port):
 
 def _log_json(entry, name):
     (ts, ifindex, size, proto, tunnel, src, dst, sport, dport, icmp_type, icmp_code,
-     icmp6_type, icmp6_code, arp_op, arp_spa, arp_tpa, dsap) = entry
+     icmp6_type, icmp6_code, arp_op, arp_spa, arp_tpa) = entry
     if arp_op is not None:
         op = _ARP_OPS.get(arp_op, "op %d" % arp_op)
         if arp_spa is not None and arp_op in (1, 3):
@@ -393,19 +402,13 @@ def _log_json(entry, name):
         kind = "ARP"
     elif tunnel is not None:
         kind = _TUNNELS.get(tunnel, ipproto_name(tunnel))
-        text = "%s carrying %s" % (kind, ipproto_name(proto) if proto is not None else "data")
+        text = "%s carrying %s" % (kind, _proto_name(proto))
     elif icmp_type is not None and proto == 1:
         kind, text = "ICMP", icmp_text(icmp_type, icmp_code)
     elif icmp6_type is not None and proto == 58:
         kind, text = "ICMPv6", icmp6_text(icmp6_type, icmp6_code)
-    elif proto is None:
-        kind = text = "IP"
-    elif proto < 0:
-        kind = _proto_name(proto) if proto else (
-            LLC_SAP_NAMES.get(dsap, "LLC SAP 0x%02x" % dsap) if dsap is not None else "non-IP")
-        text = kind
     else:
-        kind = text = ipproto_name(proto)
+        kind = text = _proto_name(proto)
     out = {"ts": _seconds(ts), "iface": name(ifindex), "proto": kind, "text": text,
            "bytes": size}
     if src is not None:

@@ -79,8 +79,7 @@ class Monitor:
                         self.first_ts = ts
                     next_tick = ts + self.interval_ns
                 elif ts >= next_tick:
-                    self._tick_to(ts)
-                    next_tick = self._next_tick
+                    next_tick = self._tick_to(ts, next_tick)
             record = decode(*frame)
             if only is not None:
                 only(record)
@@ -93,19 +92,20 @@ class Monitor:
             self.last_ts = ts
         self._next_tick = next_tick
 
-    def _tick_to(self, now):
+    def _tick_to(self, now, due):
+        """Tick every sink at ``now``; returns the next tick after it, on the grid that
+        started at the first packet."""
         for sink in self.sinks:
             sink.tick(now)
-        # the next tick after now, on the grid that started at the first packet
         step = self.interval_ns
-        self._next_tick += ((now - self._next_tick) // step + 1) * step
+        return due + ((now - due) // step + 1) * step
 
     def idle(self, now):
         """Live, with no packets: let time move on to ``now`` (ns) and tick if due."""
         if self._next_tick is None:
             self._next_tick = now + self.interval_ns
         elif now >= self._next_tick:
-            self._tick_to(now)
+            self._next_tick = self._tick_to(now, self._next_tick)
 
     def finish(self):
         """The end of the input: a last tick at the last packet's time."""
@@ -115,7 +115,7 @@ class Monitor:
 
     def snapshot(self, facility, sink, now):
         """The --json envelope around one facility's snapshot."""
-        out = {"facility": facility, "ts": now / 1e9 if now is not None else None,
+        out = {"facility": facility, "ts": round(now / 1e9, 6) if now is not None else None,
                "capture": {"packets": self.packets, "dropped": self.dropped,
                            "filtered": self.filtered}}
         out.update(sink.snapshot())

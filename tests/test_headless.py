@@ -1,0 +1,108 @@
+"""Headless --json, end to end through the real iptraf.py: files and live namespaces."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import netns  # noqa: E402
+
+IPTRAF = netns.IPTRAF
+SAMPLE = os.path.join(HERE, "data", "sample.pcap")
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, IPTRAF] + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=120)
+
+
+class FileTest(unittest.TestCase):
+
+    def test_traffic_monitor_on_the_sample(self):
+        proc = _run("-r", SAMPLE, "-i", "all", "--json")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        (snap,) = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+        self.assertEqual(snap["facility"], "traffic")
+        self.assertEqual(snap["capture"], {"packets": 20, "dropped": 0, "filtered": 0})
+        self.assertEqual(snap["ts"], 1764000001.102)
+        web, syn6 = snap["tcp"]
+        self.assertEqual((web["a"], web["b"]), ("10.1.0.10:40000", "10.2.0.80:80"))
+        self.assertEqual((web["a_to_b"]["packets"], web["b_to_a"]["packets"]), (6, 4))
+        self.assertEqual((web["a_to_b"]["bytes"], web["b_to_a"]["bytes"]), (361, 1257))
+        self.assertEqual((web["a_to_b"]["flags"], web["b_to_a"]["flags"]), ("CLOSED", "CLOSED"))
+        self.assertEqual((syn6["a"], syn6["a_to_b"]["flags"]), ("[fd00::10]:40001", "S---"))
+        self.assertEqual([o["proto"] for o in snap["other"]],
+                         ["ARP", "ARP", "UDP", "UDP", "ICMP", "ICMP", "ICMP", "ICMP", "STP"])
+
+    def test_json_to_a_file_and_bad_usage(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "out.json")
+            self.assertEqual(_run("-r", SAMPLE, "-i", "all", "--json", path).returncode, 0)
+            with open(path) as f:
+                self.assertEqual(json.loads(f.read())["capture"]["packets"], 20)
+        for argv, text in ((["-r", SAMPLE, "-i", "all"], "give --json"),
+                           (["-r", SAMPLE], "give a facility"),
+                           (["-r", SAMPLE, "--dump", "--json"], "choose one"),
+                           (["-i", "lo", "-g", "--json"], "not allowed with argument"),
+                           (["-r", SAMPLE, "-i", "all", "--json", "-t", "x"], "30s, 5m, 1h")):
+            with self.subTest(argv=argv):
+                proc = _run(*argv)
+                self.assertEqual(proc.returncode, 2)
+                self.assertIn(text, proc.stderr.decode())
+                self.assertNotIn("Traceback", proc.stderr.decode())
+
+
+class LiveTest(unittest.TestCase):
+
+    def setUp(self):
+        netns.require_live(self)
+        self.pair = netns.NetnsPair().__enter__()
+        self.addCleanup(self.pair.close)
+
+    def test_tcp_connection_closed_and_sigterm_ends_with_a_snapshot(self):
+        pair = self.pair
+        server = pair.popen(pair.b, [sys.executable, netns.PEER, "serve", pair.ip_b,
+                                     pair.ip6_b, 6])
+        self.addCleanup(server.kill)
+        self.assertEqual(server.stdout.readline().strip(), b"ready")
+        proc = pair.popen(pair.b, [sys.executable, IPTRAF, "-i", pair.if_b, "--json",
+                                   "--interval", "0.5"])
+        self.addCleanup(proc.kill)
+        time.sleep(1.0)
+        pair.python(pair.a, netns.PEER, "client", pair.ip_b, pair.ip6_b, 3000)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 0, err)
+        snaps = [json.loads(line) for line in out.decode().splitlines()]
+        self.assertGreaterEqual(len(snaps), 3)        # one per interval, and a last one
+        last = snaps[-1]
+        (conn,) = [c for c in last["tcp"] if c["b"] == "%s:9001" % pair.ip_b]
+        self.assertEqual((conn["a_to_b"]["flags"], conn["b_to_a"]["flags"]), ("CLOSED", "CLOSED"))
+        self.assertEqual(conn["iface"], pair.if_b)
+        self.assertFalse(conn["under_way"])
+        self.assertGreaterEqual(conn["a_to_b"]["bytes"], 3000)
+        self.assertEqual(last["capture"]["dropped"], 0)
+        self.assertEqual(last["capture"]["packets"],
+                         sum(c["a_to_b"]["packets"] + c["b_to_a"]["packets"]
+                             for c in last["tcp"]) + sum(f["packets"] for f in last["flows"]))
+
+    def test_timeout_ends_with_a_snapshot(self):
+        pair = self.pair
+        start = time.monotonic()
+        proc = pair.run(pair.b, [sys.executable, IPTRAF, "-i", pair.if_b, "--json", "-t", "2s",
+                                 "--interval", "5"])
+        self.assertLess(time.monotonic() - start, 6)
+        (snap,) = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+        self.assertEqual(snap["facility"], "traffic")
+
+
+if __name__ == "__main__":
+    unittest.main()
