@@ -97,6 +97,9 @@ def _parser():
                     help="live: memory for the capture ring (default %(default)s)")
     ap.add_argument("--promisc", action="store_true",
                     help="live: put the interface in promiscuous mode while capturing")
+    ap.add_argument("--bundle", metavar="PYZ",
+                    help="write this program as one file, a zipapp that runs with a bare "
+                         "python3 (python3 PYZ ...), and exit")
     return ap
 
 
@@ -106,6 +109,8 @@ _FACILITIES = ("traffic", "general", "detailed", "services", "sizes", "lan")
 def main(argv=None):
     ap = _parser()
     args = ap.parse_args(argv)
+    if args.bundle:
+        return _bundle(args.bundle)
     facility = next((f for f in _FACILITIES if getattr(args, f)), None)
     if args.snaplen < 64 or args.ring_mb < 1 or args.interval <= 0:
         ap.error("--snaplen takes at least 64 bytes, --ring-mb at least 1, "
@@ -126,6 +131,42 @@ def main(argv=None):
     if not args.json:
         ap.error("give --json (the monitor's screens are not built yet)")
     return _run_json(args, facility)
+
+
+_BUNDLE_MAIN = """\
+import sys
+
+import iptraf
+
+sys.exit(iptraf.main())
+"""
+
+
+def _bundle(path):
+    """A stdlib zipapp of iptraf.py and netdecode/, stored uncompressed so that it runs
+    even where Python was built without zlib."""
+    import os
+    import zipfile
+    here = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.join(here, "netdecode")
+    if not os.path.isdir(package):
+        raise SystemExit("%s: --bundle runs from the source tree (no netdecode/ beside %s)"
+                         % (_PROG, __file__))
+    modules = sorted(n for n in os.listdir(package) if n.endswith(".py"))
+    part = path + ".part"
+    try:
+        with open(part, "wb") as f:
+            f.write(b"#!/usr/bin/env python3\n")
+            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as z:
+                z.writestr("__main__.py", _BUNDLE_MAIN)
+                z.write(os.path.join(here, "iptraf.py"), "iptraf.py")
+                for name in modules:
+                    z.write(os.path.join(package, name), "netdecode/" + name)
+        os.chmod(part, 0o755)
+        os.replace(part, path)
+    except OSError as e:
+        raise SystemExit("%s: cannot write %s: %s" % (_PROG, path, e.strerror or e))
+    return 0
 
 
 def _sink(facility, options, ifindex, mtu):
