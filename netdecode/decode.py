@@ -51,7 +51,9 @@ def decode_layers(ts, ifindex, pkttype, linktype, data, wirelen):
     f[DATA] = data
     decoder = LINK_DECODERS.get(linktype)
     if decoder is None:
-        f[ERROR] = "unsupported link type %d" % linktype
+        # a live interface's ARPHRD type with no link type comes as its negative
+        f[ERROR] = ("unsupported link type %d" % linktype if linktype >= 0
+                    else "unsupported interface type (ARPHRD %d)" % -linktype)
         return tuple(f)
     kind, key, off, end = decoder(f, data, 0, wirelen)
     last_proto = None

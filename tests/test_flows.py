@@ -244,7 +244,10 @@ class BoundsTest(unittest.TestCase):
             tracemalloc.stop()
         self.assertEqual(len(mon.tcp), count)
         per_conn = used / count
-        self.assertLess(per_conn, 400, "%.0f bytes per connection" % per_conn)
+        # 400 is the target; before 3.8 every tracked object carried an 8-byte larger
+        # GC header (bpo-33597), three per connection here
+        ceiling = 400 if sys.version_info >= (3, 8) else 430
+        self.assertLess(per_conn, ceiling, "%.0f bytes per connection" % per_conn)
 
 if __name__ == "__main__":
     unittest.main()
