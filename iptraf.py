@@ -169,7 +169,7 @@ def _bundle(path):
     return 0
 
 
-def _sink(facility, options, ifindex, mtu):
+def _sink(facility, options, ifindex, mtu, link_header=14):
     if facility == "traffic":
         from netdecode.flows import TrafficMonitor
         return TrafficMonitor(options)
@@ -181,7 +181,7 @@ def _sink(facility, options, ifindex, mtu):
     if facility == "services":
         return counters.ServiceStats(options, ifindex)
     if facility == "sizes":
-        return counters.SizeStats(options, ifindex, mtu)
+        return counters.SizeStats(options, ifindex, mtu, link_header)
     return counters.LanStats(options, ifindex)
 
 
@@ -278,7 +278,8 @@ def _json_live(args, facility, iface, out, stop):
     cap = _open_live(args, None if iface == "all" else iface)
     options = Options(interval=args.interval, interface_name=cap.interface_name)
     mtu = _mtu(iface)
-    sink = _sink(facility, options, None, mtu)
+    link_header = 14 if iface == "all" or cap.interface_linktype(cap.ifindex) == 1 else 0
+    sink = _sink(facility, options, None, mtu, link_header)
     sinks = [sink]
     recorder = None
     if args.write:

@@ -176,60 +176,64 @@ class TrafficMonitor:
     # the per-packet path
 
     def add(self, r):
-        if r[PROTO] == 6 and r[TUNNEL] is None and r[TCP_FLAGS] is not None:
-            src = r[IP_SRC]
-            if src is None:
-                src, dst = r[IP6_SRC], r[IP6_DST]
+        flags = r[TCP_FLAGS]
+        if r[PROTO] != 6 or flags is None or r[TUNNEL] is not None:
+            self._other(r)
+            return
+        src = r[IP_SRC]
+        if src is None:
+            src, dst = r[IP6_SRC], r[IP6_DST]
+        else:
+            dst = r[IP_DST]
+        sport, dport = r[SPORT], r[DPORT]
+        if src < dst or (src == dst and sport <= dport):
+            forward = 1
+            key = (src, dst, r[IFINDEX] << 32 | sport << 16 | dport)
+        else:
+            forward = 0
+            key = (dst, src, r[IFINDEX] << 32 | dport << 16 | sport)
+        conn = self.tcp.get(key)
+        ts = r[TS]
+        if conn is None:
+            half = conn = self._open(key, forward, flags, ts, r[ETH_SRC])
+            other = None
+        else:
+            conn.last = ts
+            if forward == conn.marks & 1:           # _A_IS_LO: this is the a half
+                half, other = conn, conn.b
             else:
-                dst = r[IP_DST]
-            sport, dport = r[SPORT], r[DPORT]
-            if src < dst or (src == dst and sport <= dport):
-                forward = True
-                key = (src, dst, r[IFINDEX] << 32 | sport << 16 | dport)
-            else:
-                forward = False
-                key = (dst, src, r[IFINDEX] << 32 | dport << 16 | sport)
-            conn = self.tcp.get(key)
-            flags = r[TCP_FLAGS]
-            ts = r[TS]
-            if conn is None:
-                if len(self.tcp) >= self._max:
-                    self.evicted_tcp += _evict(self.tcp, _conn_age)
-                share = self._share
-                key = (share(key[0]), share(key[1]), key[2])
-                half = conn = self.tcp[key] = _Conn(
-                    ts, (_A_IS_LO if forward else 0)
-                    | (_UNDER_WAY if flags & (_SYN | _ACK) != _SYN else 0),
-                    share(r[ETH_SRC]))
-                other = None
-            else:
-                conn.last = ts
-                if forward == (conn.marks & _A_IS_LO == _A_IS_LO):
-                    half, other = conn, conn.b
-                else:
-                    half, other = conn.b, conn
-                    if half is None:
-                        half = conn.b = _Half(self._share(r[ETH_SRC]))
-            size = r[LEN]
-            half.packets += 1
-            half.bytes += size
-            half.size = size
-            half.flags = flags
-            half.win = r[TCP_WIN]
-            if flags & (_FIN | _RST):
-                if flags & _RST:
+                half, other = conn.b, conn
+                if half is None:
+                    half = conn.b = _Half(self._share(r[ETH_SRC]))
+        size = r[LEN]
+        half.packets += 1
+        half.bytes += size
+        half.size = size
+        half.flags = flags
+        half.win = r[TCP_WIN]
+        if flags & 0x15:                            # FIN, RST or ACK
+            if flags & 0x05:
+                if flags & 0x04:                    # RST
                     half.state = _RESET
                     conn.ended = ts
-                elif half.state == 0:
+                elif half.state == 0:               # FIN: its ACK will be seq + len + 1
                     half.state = _DONE
                     half.fin = (r[TCP_SEQ] + (r[TCP_LEN] or 0) + 1) & 0xFFFFFFFF
-            if (flags & _ACK and other is not None and other.state == _DONE
+            if (flags & 0x10 and other is not None and other.state == _DONE
                     and (r[TCP_ACK] - other.fin) & 0xFFFFFFFF < 0x80000000):
                 other.state = _CLOSED
                 if half.state == _CLOSED:
                     conn.ended = ts
-            return
-        self._other(r)
+
+    def _open(self, key, forward, flags, ts, mac):
+        """A connection not seen before: make room, and keep shared objects in its key."""
+        if len(self.tcp) >= self._max:
+            self.evicted_tcp += _evict(self.tcp, _conn_age)
+        share = self._share
+        key = (share(key[0]), share(key[1]), key[2])
+        conn = self.tcp[key] = _Conn(ts, (_A_IS_LO if forward else 0) | (
+            _UNDER_WAY if flags & (_SYN | _ACK) != _SYN else 0), share(mac))
+        return conn
 
     def _share(self, value):
         """The one object kept for equal addresses and MACs: every decoded record brings

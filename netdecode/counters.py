@@ -1,0 +1,777 @@
+"""The statistics facilities: general (-g) and detailed (-d) interface statistics, the
+TCP/UDP service monitor (-s), the packet size breakdown (-z) and the LAN station monitor
+(-l), each a sink (see ``monitor``: ``add(record)``, ``tick(now)``, ``snapshot()``).
+
+Definitions every facility shares:
+
+* **Bytes** are frame (wire) lengths, ``record[LEN]``: link header included, FCS
+  excluded, however much of the frame was captured; the same bytes Wireshark and
+  /proc/net/dev count.
+* **Direction** comes from the packet type (``man 7 packet``): ``PACKET_OUTGOING`` (4) is
+  *out*, ``PACKET_HOST``, ``BROADCAST``, ``MULTICAST`` and ``OTHERHOST`` (0-3) are *in*;
+  anything else, ``None`` above all (a classic pcap file says nothing), is *unknown*: the
+  frame counts in the totals and in neither *in* nor *out*, so in + out <= total.
+* **IPv4 / IPv6 / non-IP** follow what the link layer says it carries
+  (``record[ETHERTYPE]``: the Ethernet type after VLAN tags, MPLS and PPPoE, the PPP
+  protocol, the raw-IP version, the cooked header's protocol): 0x0800 is IPv4, 0x86DD
+  IPv6, everything else (ARP, STP, LLDP, a frame too short to say) non-IP.  An IP packet
+  carried in a tunnel counts as the tunnel's outer family.
+* **Transport** (-d's TCP/UDP/ICMP/ICMPv6/other-IP rows, and -s) is the *outer*
+  packet's protocol, as iptraf-ng counts and as the interface carries it: the first
+  header after the outer IP header, its IPv6 extension headers and AH.  A TCP segment
+  inside GRE, IP-in-IP or 6in4 is GRE / IPIP / IPv6-in-IP traffic, so "other IP"; a
+  VXLAN or Geneve frame is UDP (on its outer ports).  ICMP errors count as ICMP (the
+  header they quote is not decoded).  Fragments count as IP traffic of their protocol
+  (a later IPv4 or IPv6 fragment carries the protocol number, not the header); only the
+  first fragment carries ports, so -s counts later fragments in ``unported``.  "Other
+  IP" is every IP frame that is not TCP, UDP, ICMP or ICMPv6, including those whose
+  header was too damaged to give a protocol: the rows add up (ipv4 + ipv6 = tcp + udp +
+  icmp + icmpv6 + other_ip).
+* **Bad IP**: an IPv4 or IPv6 frame whose decoding stopped at a malformed IPv4 or IPv6
+  header or IPv6 extension header (bad version, header length, total or payload
+  length, options running past the header; a header merely cut short by the capture's
+  snap length is the capture's loss, not the packet's fault, and does not count), or
+  whose outermost IPv4 header checksum is wrong (``ip.ipv4_checksum_ok``, inlined).
+  ``ip_checksum_errors`` (-d) counts the checksum failures alone, as iptraf-ng does.
+* **Broadcast / multicast** (-d): from the destination MAC when the frame's own link
+  layer has one (Ethernet, 802.11): all ones is broadcast, the group bit (the low bit
+  of the first byte) otherwise multicast; a frame without one (raw IP, PPP, Linux
+  cooked) is broadcast or multicast when the kernel's packet type says so (1, 2), else
+  by its outer IP destination: 255.255.255.255 is broadcast (the subnet is unknown, so
+  directed broadcasts are not recognised), 224.0.0.0/4 and ff00::/8 multicast.
+* **Rates**: ``tick(now)`` (nanoseconds, the packets' own time) closes a span; the
+  current rate is what was counted since the previous tick (for the first tick: since
+  the first packet counted, or since a tick that came before any packet, as live with
+  an idle interface) divided by the time between them: bits/s = bytes * 8 / seconds,
+  packets/s = packets / seconds.  A peak is the largest current rate seen at a tick.
+  A tick at or before the previous one (a file not in time order) changes nothing:
+  the span goes on.  Nothing here reads the clock.
+* **Bounds**: every table (interfaces, services, stations) holds at most
+  ``options.max_entries``; when a new entry would overflow it, the stalest sixteenth (by
+  the time its last packet was seen) is dropped first, with ``heapq.nsmallest``: O(n log
+  n/16) once every n/16 new entries, amortised O(1) per packet.  Each dropped entry is
+  counted in ``evicted``.
+* ``ifindex`` (the constructor's): count only that interface's frames; None counts all.
+
+Per facility:
+
+* ``GeneralStats``: one row per interface: total, IPv4, IPv6, non-IP and bad-IP
+  packets and bytes, current and peak rates.
+* ``DetailedStats``: total / IPv4 / IPv6 / non-IP / TCP / UDP / ICMP / ICMPv6 / other IP
+  / broadcast / multicast / bad IP, each in packets and bytes, in total, in and out;
+  current and peak rates in total, in and out; IPv4 checksum errors.  Kernel drops are
+  the capture's: the ``--json`` envelope's ``capture.dropped``.
+* ``ServiceStats``: one row per (protocol, port) for TCP and UDP.  The service port is
+  the lower of the two ports (iptraf's rule: services listen low, clients pick high
+  ephemeral ports); with equal ports it is that port.  *in* is towards the service port
+  (its destination port is the service port, which includes equal ports), *out* from it.
+* ``SizeStats``: wire lengths in iptraf-ng's 20 bins, each MTU/20 bytes wide (1-75,
+  76-150, ... for MTU 1500), with two corrections: the last bin reaches up to the largest
+  frame the MTU allows, MTU + link header (1426-1514 on Ethernet; iptraf-ng counts every
+  full-size Ethernet frame as oversized because its lengths include the link header and
+  its MTU does not) and takes the remainder of an MTU not divisible by 20; and a 21st,
+  explicit ``oversized`` bin takes everything longer (lo's 64 KiB, GSO/GRO/TSO
+  super-frames, BIG TCP, VLAN tags on the parent interface), so no frame is lost.
+  Also the largest and mean size, in total and per direction.
+* ``LanStats``: one row per interface and MAC address, from the frame's own link layer
+  (Ethernet, 802.11, and the sender's address in a Linux cooked header; MAC addresses
+  of a frame carried inside a tunnel are not stations of this LAN).  A station's *out*
+  is the frames it sent (source MAC), its *in* the frames sent to it (destination MAC);
+  a group destination (broadcast, multicast) is a row of its own, marked ``group``, so
+  that every frame with both addresses is one row's out and one row's in.  IP packets
+  are those whose link layer says IPv4 or IPv6.
+"""
+import heapq
+import itertools
+
+from .packet import (
+    DATA, DPORT, ERROR, ETH_DST, ETH_SRC, ETHERTYPE, IFINDEX, IP6_DST, IP_DST, IP_HDR, LEN,
+    LINKTYPE, PKTTYPE, PROTO, SPORT, TS, TUNNEL,
+)
+
+__all__ = ["GeneralStats", "DetailedStats", "ServiceStats", "SizeStats", "LanStats"]
+
+_ETH_P_IP = 0x0800
+_ETH_P_IPV6 = 0x86DD
+_BROADCAST_MAC = b"\xff\xff\xff\xff\xff\xff"
+_LIMITED_BROADCAST = b"\xff\xff\xff\xff"
+
+# packet type -> 1 in, 2 out; every other value (None first) is 0, unknown
+_DIRECTION = {0: 1, 1: 1, 2: 1, 3: 1, 4: 2}
+
+# record[TUNNEL] -> the protocol of the outer packet that carries the tunnel
+_TUNNEL_PROTO = {4: 4, 41: 41, 47: 47, 4789: 17, 6081: 17}
+
+# link types whose record[ETH_SRC] is the frame's own sender: Ethernet (1), 802.11 under
+# radiotap (127), Linux cooked (113, 276: the sender only); of these, Ethernet and 802.11
+# give the frame's own destination MAC too
+_MAC_LINKTYPES = frozenset((1, 113, 127, 276))
+
+_PROTO_NAMES = {6: "tcp", 17: "udp"}
+_SIZE_BINS = 20
+_EVICT_SHARE = 16
+
+
+def _seconds(ns):
+    """Nanoseconds as seconds for JSON, to the microsecond (a float holds no more)."""
+    return None if ns is None else round(ns / 1e9, 6)
+
+
+def _mac_text(mac):
+    return ":".join("%02x" % b for b in bytearray(mac))
+
+
+def _pair(packets, nbytes):
+    return {"packets": packets, "bytes": nbytes}
+
+
+def _rate(bps, pps):
+    return {"bps": round(bps, 3), "pps": round(pps, 3)}
+
+
+def _ip_damaged(record):
+    """True when the decoder stopped at a malformed IPv4/IPv6 header (not a capture cut)."""
+    err = record[ERROR]
+    if err is None or not err.startswith(("IPv4", "IPv6")):
+        return False
+    # short() says "N bytes captured, M needed": on a frame the snap length cut, that is
+    # the capture's loss; on a frame captured whole it is a runt, malformed on the wire
+    return not (" bytes captured, " in err and len(record[DATA]) < record[LEN])
+
+
+def _last_seen(entry):
+    last = entry.last
+    return last if last is not None else -1
+
+
+def _stalest(entries, size):
+    """The stalest sixteenth (at least one) of ``size`` entries, by last packet seen."""
+    return heapq.nsmallest(max(1, size // _EVICT_SHARE), entries, key=_last_seen)
+
+
+class _Span(object):
+    """The time between ticks: the first span starts at the first packet counted."""
+
+    __slots__ = ("start", "prev")
+
+    def __init__(self):
+        self.start = None
+        self.prev = None
+
+    def close(self, now):
+        """Nanoseconds since the previous tick, or None when no time has passed."""
+        if now is None:
+            return None
+        prev = self.prev if self.prev is not None else self.start
+        if prev is None:                 # nothing counted yet: the first span starts now
+            self.prev = now
+            return None
+        if now <= prev:
+            return None
+        self.prev = now
+        return now - prev
+
+
+# --- general interface statistics (-g) ----------------------------------------------
+
+class _Interface(object):
+    """One interface's row in the general statistics."""
+
+    __slots__ = ("ifindex", "ipv4", "ipv4_bytes", "ipv6", "ipv6_bytes",
+                 "nonip", "nonip_bytes", "badip", "badip_bytes", "last",
+                 "base_packets", "base_bytes", "bps", "pps", "peak_bps", "peak_pps")
+
+    def __init__(self, ifindex):
+        self.ifindex = ifindex
+        self.ipv4 = self.ipv4_bytes = self.ipv6 = self.ipv6_bytes = 0
+        self.nonip = self.nonip_bytes = self.badip = self.badip_bytes = 0
+        self.last = None
+        self.base_packets = self.base_bytes = 0
+        self.bps = self.pps = self.peak_bps = self.peak_pps = 0.0
+
+    @property
+    def packets(self):
+        return self.ipv4 + self.ipv6 + self.nonip
+
+    @property
+    def bytes(self):
+        return self.ipv4_bytes + self.ipv6_bytes + self.nonip_bytes
+
+    def __repr__(self):
+        return "_Interface(%r, packets=%d, bytes=%d)" % (self.ifindex, self.packets, self.bytes)
+
+
+class GeneralStats(object):
+    """General interface statistics (-g): every interface's totals and activity.
+
+    Snapshot: ``{"interfaces": [row...], "evicted": N}``, rows in interface index order,
+    each ``{"iface", "ifindex", "total", "ipv4", "ipv6", "nonip", "badip" (each
+    {"packets", "bytes"}), "rate", "peak" (each {"bps", "pps"}), "last"}``.
+    """
+
+    def __init__(self, options):
+        self.options = options
+        self.interfaces = {}
+        self.evicted = 0
+        self._cap = max(1, options.max_entries)
+        self._span = _Span()
+
+    def __repr__(self):
+        return "GeneralStats(%d interfaces)" % len(self.interfaces)
+
+    def _new(self, record):
+        table = self.interfaces
+        if len(table) >= self._cap:
+            for entry in _stalest(table.values(), len(table)):
+                del table[entry.ifindex]
+                self.evicted += 1
+        if self._span.start is None:
+            self._span.start = record[TS]
+        entry = table[record[IFINDEX]] = _Interface(record[IFINDEX])
+        return entry
+
+    def add(self, r, _from_bytes=int.from_bytes, _damaged=_ip_damaged):
+        e = self.interfaces.get(r[IFINDEX])
+        if e is None:
+            e = self._new(r)
+        n = r[LEN]
+        e.last = r[TS]
+        et = r[ETHERTYPE]
+        if et == 0x0800:
+            e.ipv4 += 1
+            e.ipv4_bytes += n
+            off = r[IP_HDR]     # ip.ipv4_checksum_ok inlined: the call costs a third more
+            if off is not None:
+                data = r[DATA]
+                end = off + (data[off] & 15) * 4
+                if end <= len(data) and _from_bytes(data[off:end], "big") % 0xFFFF:
+                    e.badip += 1
+                    e.badip_bytes += n
+                    return
+            if r[ERROR] is not None and _damaged(r):
+                e.badip += 1
+                e.badip_bytes += n
+        elif et == 0x86DD:
+            e.ipv6 += 1
+            e.ipv6_bytes += n
+            if r[ERROR] is not None and _damaged(r):
+                e.badip += 1
+                e.badip_bytes += n
+        else:
+            e.nonip += 1
+            e.nonip_bytes += n
+
+    def tick(self, now):
+        elapsed = self._span.close(now)
+        if elapsed is None:
+            return
+        for e in self.interfaces.values():
+            packets, nbytes = e.packets, e.bytes
+            e.bps = (nbytes - e.base_bytes) * 8e9 / elapsed
+            e.pps = (packets - e.base_packets) * 1e9 / elapsed
+            e.base_bytes = nbytes
+            e.base_packets = packets
+            if e.bps > e.peak_bps:
+                e.peak_bps = e.bps
+            if e.pps > e.peak_pps:
+                e.peak_pps = e.pps
+
+    def snapshot(self):
+        name = self.options.interface_name
+        rows = []
+        for ifindex in sorted(self.interfaces, key=lambda i: (i is None, i)):
+            e = self.interfaces[ifindex]
+            rows.append({
+                "iface": name(ifindex) if ifindex is not None else None,
+                "ifindex": ifindex,
+                "total": _pair(e.packets, e.bytes),
+                "ipv4": _pair(e.ipv4, e.ipv4_bytes),
+                "ipv6": _pair(e.ipv6, e.ipv6_bytes),
+                "nonip": _pair(e.nonip, e.nonip_bytes),
+                "badip": _pair(e.badip, e.badip_bytes),
+                "rate": _rate(e.bps, e.pps),
+                "peak": _rate(e.peak_bps, e.peak_pps),
+                "last": _seconds(e.last),
+            })
+        return {"interfaces": rows, "evicted": self.evicted}
+
+
+# --- detailed interface statistics (-d) ---------------------------------------------
+
+# DetailedStats counts each frame once, in one cell of (direction, kind, group):
+# direction 0 unknown, 1 in, 2 out; kind 0-4 IPv4 TCP, UDP, ICMP, ICMPv6, other, 5-9
+# the same over IPv6, 10 non-IP; group 0 unicast (or not known), 1 broadcast,
+# 2 multicast.  The rows are sums of cells, made at ticks and snapshots: one counter
+# pair per frame instead of one per row.
+_KINDS = 11
+_GROUP = 3 * _KINDS                     # the cell offset of one group step
+_KIND_IPV4 = {6: 0, 17: 3, 1: 6, 58: 9}      # -> 3 * kind; missing: 12, other IP
+_KIND_IPV6 = {6: 15, 17: 18, 1: 21, 58: 24}  # missing: 27
+_OTHER_IPV4, _OTHER_IPV6, _KIND_NONIP = 12, 27, 30
+_ROWS = (                               # row -> (kinds, groups)
+    ("total", range(_KINDS), (0, 1, 2)),
+    ("ipv4", range(0, 5), (0, 1, 2)),
+    ("ipv6", range(5, 10), (0, 1, 2)),
+    ("nonip", (10,), (0, 1, 2)),
+    ("tcp", (0, 5), (0, 1, 2)),
+    ("udp", (1, 6), (0, 1, 2)),
+    ("icmp", (2, 7), (0, 1, 2)),
+    ("icmpv6", (3, 8), (0, 1, 2)),
+    ("other_ip", (4, 9), (0, 1, 2)),
+    ("broadcast", range(_KINDS), (1,)),
+    ("multicast", range(_KINDS), (2,)),
+)
+
+
+def _group_without_mac(r, et):
+    """0, or the cell offset of broadcast or multicast, for a frame with no MAC header."""
+    pt = r[PKTTYPE]
+    if pt == 1:                             # PACKET_BROADCAST
+        return _GROUP
+    if pt == 2:                             # PACKET_MULTICAST
+        return 2 * _GROUP
+    if et == _ETH_P_IP:
+        dst = r[IP_DST]
+        if dst is not None:
+            if dst == _LIMITED_BROADCAST:
+                return _GROUP
+            if dst[0] & 0xF0 == 0xE0:       # 224.0.0.0/4
+                return 2 * _GROUP
+    elif et == _ETH_P_IPV6:
+        dst = r[IP6_DST]
+        if dst is not None and dst[0] == 0xFF:
+            return 2 * _GROUP
+    return 0
+
+
+class DetailedStats(object):
+    """Detailed interface statistics (-d): counts by protocol and direction, rates, peaks.
+
+    Snapshot: ``{"iface", "counts": {row: {"packets", "bytes", "in": {"packets",
+    "bytes"}, "out": {...}}}, "rate": {"total"|"in"|"out": {"bps", "pps"}}, "peak": {...},
+    "ip_checksum_errors": N}`` with the rows total, ipv4, ipv6, nonip, tcp, udp, icmp,
+    icmpv6, other_ip, broadcast, multicast, badip.
+    """
+
+    def __init__(self, options, ifindex=None):
+        self.options = options
+        self.ifindex = ifindex
+        self.packets = [0] * (3 * _GROUP)       # per cell
+        self.bytes = [0] * (3 * _GROUP)
+        self.badip = [0] * 6                     # packets, then bytes, per direction
+        self.checksum_errors = 0
+        self._span = _Span()
+        self._base = (0, 0, 0, 0, 0, 0)          # packets, bytes: total, in, out
+        self._rate = [0.0] * 6                   # bps, pps: total, in, out
+        self._peak = [0.0] * 6
+
+    def __repr__(self):
+        return "DetailedStats(ifindex=%r, packets=%d)" % (self.ifindex, sum(self.packets))
+
+    def add(self, r, _direction=_DIRECTION.get, _kind4=_KIND_IPV4.get, _kind6=_KIND_IPV6.get,
+            _outer=_TUNNEL_PROTO.get, _from_bytes=int.from_bytes, _damaged=_ip_damaged,
+            _no_mac=_group_without_mac, _bcast_mac=_BROADCAST_MAC, _other4=_OTHER_IPV4,
+            _other6=_OTHER_IPV6, _nonip=_KIND_NONIP, _bcast=_GROUP, _mcast=2 * _GROUP):
+        if self.ifindex is not None and r[IFINDEX] != self.ifindex:
+            return
+        span = self._span
+        if span.start is None:
+            span.start = r[TS]
+        n = r[LEN]
+        d = _direction(r[PKTTYPE], 0)
+        et = r[ETHERTYPE]
+        if et == 0x0800:
+            t = r[TUNNEL]
+            i = d + _kind4(r[PROTO] if t is None else _outer(t), _other4)
+            bad = False
+            off = r[IP_HDR]     # ip.ipv4_checksum_ok inlined: the call costs a third more
+            if off is not None:
+                data = r[DATA]
+                end = off + (data[off] & 15) * 4
+                if end <= len(data) and _from_bytes(data[off:end], "big") % 0xFFFF:
+                    self.checksum_errors += 1
+                    bad = True
+            if bad or r[ERROR] is not None and _damaged(r):
+                self._bad(d, n)
+        elif et == 0x86DD:
+            t = r[TUNNEL]
+            i = d + _kind6(r[PROTO] if t is None else _outer(t), _other6)
+            if r[ERROR] is not None and _damaged(r):
+                self._bad(d, n)
+        else:
+            i = d + _nonip
+        lt = r[LINKTYPE]
+        if lt == 1 or lt == 127:                   # Ethernet, 802.11: the destination MAC
+            dst = r[ETH_DST]
+            if dst is not None and dst[0] & 1:
+                i += _bcast if dst == _bcast_mac else _mcast
+        else:
+            i += _no_mac(r, et)
+        self.packets[i] += 1
+        self.bytes[i] += n
+
+    def _bad(self, d, n):
+        self.badip[d] += 1
+        self.badip[d + 3] += n
+
+    def _sums(self, kinds, groups):
+        """(packets, bytes) per direction (unknown, in, out) over the given cells."""
+        pk, by = self.packets, self.bytes
+        out = []
+        for d in range(3):
+            cells = [d + 3 * k + _GROUP * g for k in kinds for g in groups]
+            out.append((sum(pk[c] for c in cells), sum(by[c] for c in cells)))
+        return out
+
+    def tick(self, now):
+        elapsed = self._span.close(now)
+        if elapsed is None:
+            return
+        (up, ub), (ip, ib), (op, ob) = self._sums(range(_KINDS), (0, 1, 2))
+        counts = (up + ip + op, ub + ib + ob, ip, ib, op, ob)
+        base = self._base
+        rate, peak = self._rate, self._peak
+        for k in range(3):
+            rate[2 * k] = (counts[2 * k + 1] - base[2 * k + 1]) * 8e9 / elapsed
+            rate[2 * k + 1] = (counts[2 * k] - base[2 * k]) * 1e9 / elapsed
+        for k in range(6):
+            if rate[k] > peak[k]:
+                peak[k] = rate[k]
+        self._base = counts
+
+    def snapshot(self):
+        counts = {}
+        for name, kinds, groups in _ROWS:
+            (up, ub), (ip, ib), (op, ob) = self._sums(kinds, groups)
+            counts[name] = {"packets": up + ip + op, "bytes": ub + ib + ob,
+                            "in": _pair(ip, ib), "out": _pair(op, ob)}
+        bad = self.badip
+        counts["badip"] = {"packets": bad[0] + bad[1] + bad[2], "bytes": bad[3] + bad[4] + bad[5],
+                           "in": _pair(bad[1], bad[4]), "out": _pair(bad[2], bad[5])}
+        rate, peak = self._rate, self._peak
+        return {
+            "iface": (self.options.interface_name(self.ifindex)
+                      if self.ifindex is not None else None),
+            "counts": counts,
+            "rate": {"total": _rate(rate[0], rate[1]), "in": _rate(rate[2], rate[3]),
+                     "out": _rate(rate[4], rate[5])},
+            "peak": {"total": _rate(peak[0], peak[1]), "in": _rate(peak[2], peak[3]),
+                     "out": _rate(peak[4], peak[5])},
+            "ip_checksum_errors": self.checksum_errors,
+        }
+
+
+# --- TCP/UDP service monitor (-s) ----------------------------------------------------
+
+class _Service(object):
+    """One (protocol, port) row of the service monitor."""
+
+    __slots__ = ("key", "in_packets", "in_bytes", "out_packets", "out_bytes", "last",
+                 "base_packets", "base_bytes", "bps", "pps")
+
+    def __init__(self, key):
+        self.key = key              # protocol << 16 | port
+        self.in_packets = self.in_bytes = self.out_packets = self.out_bytes = 0
+        self.last = None
+        self.base_packets = self.base_bytes = 0
+        self.bps = self.pps = 0.0
+
+    def __repr__(self):
+        return "_Service(%s/%d, in=%d, out=%d)" % (
+            _PROTO_NAMES.get(self.key >> 16), self.key & 0xFFFF, self.in_packets,
+            self.out_packets)
+
+
+class ServiceStats(object):
+    """TCP/UDP service monitor (-s): packets and bytes per protocol and service port.
+
+    Snapshot: ``{"iface", "services": [row...], "unported": {"tcp"|"udp": {"packets",
+    "bytes"}}, "evicted": N}``; rows by bytes, largest first, each ``{"proto" ("tcp" or
+    "udp"), "port", "packets", "bytes", "in": {"packets", "bytes"}, "out": {...},
+    "rate": {"bps", "pps"}, "last"}``.  ``unported`` holds the TCP and UDP frames without
+    ports: later fragments, headers cut short before the ports.
+    """
+
+    def __init__(self, options, ifindex=None):
+        self.options = options
+        self.ifindex = ifindex
+        self.services = {}
+        self.evicted = 0
+        self.unported = [0, 0, 0, 0]       # tcp packets, bytes, udp packets, bytes
+        self._cap = max(1, options.max_entries)
+        self._span = _Span()
+
+    def __repr__(self):
+        return "ServiceStats(ifindex=%r, %d services)" % (self.ifindex, len(self.services))
+
+    def _new(self, key, ts):
+        table = self.services
+        if len(table) >= self._cap:
+            for entry in _stalest(table.values(), len(table)):
+                del table[entry.key]
+                self.evicted += 1
+        if self._span.start is None:
+            self._span.start = ts
+        entry = table[key] = _Service(key)
+        return entry
+
+    def add(self, r):
+        if self.ifindex is not None and r[IFINDEX] != self.ifindex:
+            return
+        t = r[TUNNEL]
+        if t is not None and t < 256:
+            return                 # IP-in-IP, 6in4, GRE: the ports are the inner packet's
+        p = r[PROTO]
+        if p != 6 and p != 17:
+            return
+        sport = r[SPORT]
+        if sport is None:
+            self._unported(p, r[LEN])
+            return
+        dport = r[DPORT]
+        n = r[LEN]
+        if sport < dport:          # from the service
+            key = p << 16 | sport
+            e = self.services.get(key)
+            if e is None:
+                e = self._new(key, r[TS])
+            e.out_packets += 1
+            e.out_bytes += n
+        else:                      # towards it (equal ports too)
+            key = p << 16 | dport
+            e = self.services.get(key)
+            if e is None:
+                e = self._new(key, r[TS])
+            e.in_packets += 1
+            e.in_bytes += n
+        e.last = r[TS]
+
+    def _unported(self, proto, size):
+        i = 0 if proto == 6 else 2
+        self.unported[i] += 1
+        self.unported[i + 1] += size
+
+    def tick(self, now):
+        elapsed = self._span.close(now)
+        if elapsed is None:
+            return
+        for e in self.services.values():
+            packets = e.in_packets + e.out_packets
+            nbytes = e.in_bytes + e.out_bytes
+            e.bps = (nbytes - e.base_bytes) * 8e9 / elapsed
+            e.pps = (packets - e.base_packets) * 1e9 / elapsed
+            e.base_bytes = nbytes
+            e.base_packets = packets
+
+    def snapshot(self):
+        rows = []
+        for key, e in self.services.items():
+            rows.append({"proto": _PROTO_NAMES[key >> 16], "port": key & 0xFFFF,
+                         "packets": e.in_packets + e.out_packets,
+                         "bytes": e.in_bytes + e.out_bytes,
+                         "in": _pair(e.in_packets, e.in_bytes),
+                         "out": _pair(e.out_packets, e.out_bytes),
+                         "rate": _rate(e.bps, e.pps), "last": _seconds(e.last)})
+        rows.sort(key=lambda row: (-row["bytes"], row["proto"], row["port"]))
+        u = self.unported
+        return {"iface": (self.options.interface_name(self.ifindex)
+                          if self.ifindex is not None else None),
+                "services": rows,
+                "unported": {"tcp": _pair(u[0], u[1]), "udp": _pair(u[2], u[3])},
+                "evicted": self.evicted}
+
+
+# --- packet size breakdown (-z) -------------------------------------------------------
+
+class SizeStats(object):
+    """Packet size breakdown (-z): wire lengths in MTU-based bins, largest and mean.
+
+    ``mtu`` is the interface's (1500 unless told); ``link_header`` the bytes its link
+    layer adds to the MTU in a full-size frame (14 for Ethernet, 0 for raw IP such as tun
+    or WireGuard): bins reach up to ``mtu + link_header``, then ``oversized``.
+
+    Snapshot: ``{"iface", "mtu", "link_header", "bins": [{"min", "max", "packets", "in",
+    "out"}...] (21 bins, the last ``oversized`` with "max" null), "packets", "bytes",
+    "largest", "mean", "in": {"packets", "bytes", "largest"}, "out": {...}}``.
+    """
+
+    def __init__(self, options, ifindex=None, mtu=1500, link_header=14):
+        if mtu < _SIZE_BINS or link_header < 0:
+            raise ValueError("SizeStats: MTU %r, link header %r: the MTU must be at least %d "
+                             "bytes and the header not negative" % (mtu, link_header, _SIZE_BINS))
+        self.options = options
+        self.ifindex = ifindex
+        self.mtu = mtu
+        self.link_header = link_header
+        width = max(1, mtu // _SIZE_BINS)
+        self.top = top = mtu + link_header
+        # bin floors: width * i + 1 for 20 bins; the last runs to top
+        self.floors = [width * i + 1 for i in range(_SIZE_BINS)] + [top + 1]
+        last = _SIZE_BINS - 1
+        # length -> bin, for every length up to top (0, a broken file's, goes in the first)
+        self._bin = bytes(min(max(n - 1, 0) // width, last) for n in range(top + 1))
+        # per direction (unknown, in, out): 21 bin counts, then bytes, then the largest
+        self._counts = [[0] * (_SIZE_BINS + 3) for _ in range(3)]
+
+    def __repr__(self):
+        return "SizeStats(ifindex=%r, mtu=%d)" % (self.ifindex, self.mtu)
+
+    def add(self, r, _direction=_DIRECTION.get):
+        if self.ifindex is not None and r[IFINDEX] != self.ifindex:
+            return
+        c = self._counts[_direction(r[PKTTYPE], 0)]
+        n = r[LEN]
+        c[self._bin[n] if n <= self.top else 20] += 1
+        c[21] += n
+        if n > c[22]:
+            c[22] = n
+
+    def tick(self, now):
+        """Sizes have no rates: nothing to do at a tick."""
+
+    def snapshot(self):
+        unknown, cin, cout = self._counts
+        bins = []
+        floors = self.floors
+        for i in range(_SIZE_BINS + 1):
+            bins.append({"min": floors[i],
+                         "max": floors[i + 1] - 1 if i < _SIZE_BINS else None,
+                         "packets": unknown[i] + cin[i] + cout[i], "in": cin[i], "out": cout[i]})
+        packets = sum(b["packets"] for b in bins)
+        nbytes = unknown[21] + cin[21] + cout[21]
+        return {"iface": (self.options.interface_name(self.ifindex)
+                          if self.ifindex is not None else None),
+                "mtu": self.mtu, "link_header": self.link_header, "bins": bins,
+                "packets": packets, "bytes": nbytes,
+                "largest": max(unknown[22], cin[22], cout[22]),
+                "mean": round(nbytes / packets, 3) if packets else 0.0,
+                "in": {"packets": sum(cin[:21]), "bytes": cin[21], "largest": cin[22]},
+                "out": {"packets": sum(cout[:21]), "bytes": cout[21], "largest": cout[22]}}
+
+
+# --- LAN station monitor (-l) ----------------------------------------------------------
+
+class _Station(object):
+    """One MAC address on one interface."""
+
+    __slots__ = ("ifindex", "mac", "in_packets", "in_bytes", "in_ip", "out_packets",
+                 "out_bytes", "out_ip", "last", "base", "rates")
+
+    def __init__(self, ifindex, mac):
+        self.ifindex = ifindex
+        self.mac = mac
+        self.in_packets = self.in_bytes = self.in_ip = 0
+        self.out_packets = self.out_bytes = self.out_ip = 0
+        self.last = None
+        self.base = (0, 0, 0, 0)            # in packets, in bytes, out packets, out bytes
+        self.rates = (0.0, 0.0, 0.0, 0.0)   # in bps, in pps, out bps, out pps
+
+    def __repr__(self):
+        return "_Station(%r, %s, in=%d, out=%d)" % (self.ifindex, _mac_text(self.mac),
+                                                    self.in_packets, self.out_packets)
+
+
+class LanStats(object):
+    """LAN station monitor (-l): packets, bytes, IP packets and rates per MAC address.
+
+    Snapshot: ``{"iface", "stations": [row...], "evicted": N}``; rows by bytes in + out,
+    largest first, each ``{"mac", "iface", "group" (broadcast or multicast address),
+    "in": {"packets", "bytes", "ip_packets", "bps", "pps"}, "out": {...}, "last"}``.
+    """
+
+    def __init__(self, options, ifindex=None):
+        self.options = options
+        self.ifindex = ifindex
+        self.tables = {}            # ifindex -> {mac: _Station}
+        self.size = 0
+        self.evicted = 0
+        self._cap = max(1, options.max_entries)
+        self._span = _Span()
+
+    def __repr__(self):
+        return "LanStats(ifindex=%r, %d stations)" % (self.ifindex, self.size)
+
+    def _new(self, table, ifindex, mac, ts):
+        if self.size >= self._cap:
+            stations = itertools.chain.from_iterable(t.values() for t in self.tables.values())
+            for entry in _stalest(stations, self.size):
+                del self.tables[entry.ifindex][entry.mac]
+                self.evicted += 1
+                self.size -= 1
+        if self._span.start is None:
+            self._span.start = ts
+        entry = table[mac] = _Station(ifindex, mac)
+        self.size += 1
+        return entry
+
+    def add(self, r, _links=_MAC_LINKTYPES):
+        src = r[ETH_SRC]
+        if src is None or r[LINKTYPE] not in _links:
+            return
+        ifindex = r[IFINDEX]
+        if self.ifindex is not None and ifindex != self.ifindex:
+            return
+        table = self.tables.get(ifindex)
+        if table is None:
+            table = self.tables[ifindex] = {}
+        ts = r[TS]
+        e = table.get(src)
+        if e is None:
+            e = self._new(table, ifindex, src, ts)
+        n = r[LEN]
+        et = r[ETHERTYPE]
+        ip = et == 0x0800 or et == 0x86DD
+        e.out_packets += 1
+        e.out_bytes += n
+        e.out_ip += ip
+        e.last = ts
+        dst = r[ETH_DST]
+        if dst is None:
+            return
+        e = table.get(dst)
+        if e is None:
+            e = self._new(table, ifindex, dst, ts)
+        e.in_packets += 1
+        e.in_bytes += n
+        e.in_ip += ip
+        e.last = ts
+
+    def tick(self, now):
+        elapsed = self._span.close(now)
+        if elapsed is None:
+            return
+        for table in self.tables.values():
+            for e in table.values():
+                base = e.base
+                counts = (e.in_packets, e.in_bytes, e.out_packets, e.out_bytes)
+                if counts == base:
+                    if e.rates[0] or e.rates[1] or e.rates[2] or e.rates[3]:
+                        e.rates = (0.0, 0.0, 0.0, 0.0)
+                    continue
+                e.rates = ((counts[1] - base[1]) * 8e9 / elapsed,
+                           (counts[0] - base[0]) * 1e9 / elapsed,
+                           (counts[3] - base[3]) * 8e9 / elapsed,
+                           (counts[2] - base[2]) * 1e9 / elapsed)
+                e.base = counts
+
+    def snapshot(self):
+        name = self.options.interface_name
+        rows = []
+        for ifindex, table in self.tables.items():
+            iface = name(ifindex) if ifindex is not None else None
+            for mac, e in table.items():
+                rates = e.rates
+                rows.append({
+                    "mac": _mac_text(mac), "iface": iface, "group": bool(mac[0] & 1),
+                    "in": {"packets": e.in_packets, "bytes": e.in_bytes,
+                           "ip_packets": e.in_ip,
+                           "bps": round(rates[0], 3), "pps": round(rates[1], 3)},
+                    "out": {"packets": e.out_packets, "bytes": e.out_bytes,
+                            "ip_packets": e.out_ip,
+                            "bps": round(rates[2], 3), "pps": round(rates[3], 3)},
+                    "last": _seconds(e.last)})
+        rows.sort(key=lambda row: (-(row["in"]["bytes"] + row["out"]["bytes"]),
+                                   row["iface"] or "", row["mac"]))
+        return {"iface": (self.options.interface_name(self.ifindex)
+                          if self.ifindex is not None else None),
+                "stations": rows, "evicted": self.evicted}

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Facility throughput: frames/s of the monitor loop with each facility, and all at once.
+
+    python3 tests/bench/facilities.py                # 1,000,000 frames
+    python3 tests/bench/facilities.py --frames 200000
+
+On the capture tests/bench/decode.py builds, in one run: read+decode alone (the
+floor every facility stands on), then the Monitor loop (what ``iptraf.py -r FILE
+--json`` runs) with each facility as its one sink, then with all six together, each
+with ratios to read+decode.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from decode import _SEED, build_capture, run_decode  # noqa: E402
+from netdecode import counters  # noqa: E402
+from netdecode.flows import TrafficMonitor  # noqa: E402
+from netdecode.monitor import Monitor, Options  # noqa: E402
+from netdecode.pcap import open_capture  # noqa: E402
+
+FACILITIES = [
+    ("-i traffic monitor", lambda o: TrafficMonitor(o)),
+    ("-g general", lambda o: counters.GeneralStats(o)),
+    ("-d detailed", lambda o: counters.DetailedStats(o)),
+    ("-s services", lambda o: counters.ServiceStats(o)),
+    ("-z sizes", lambda o: counters.SizeStats(o)),
+    ("-l LAN stations", lambda o: counters.LanStats(o)),
+]
+
+
+def run_monitor(path, makers):
+    options = Options()
+    monitor = Monitor([make(options) for make in makers], options.interval)
+    with open_capture(path) as reader:
+        monitor.feed(reader.frames())
+    monitor.finish()
+    for sink in monitor.sinks:
+        sink.snapshot()
+    return monitor.packets
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--frames", type=int, default=1000000)
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    path = os.path.join(tempfile.gettempdir(), "iptraf-bench-%d-%d.pcap" % (_SEED, args.frames))
+    if not os.path.exists(path):
+        build_capture(path + ".part", args.frames)
+        os.rename(path + ".part", path)
+    runs = [("read+decode", lambda: run_decode(path))]
+    for name, make in FACILITIES:
+        runs.append((name, lambda make=make: run_monitor(path, [make])))
+    runs.append(("all six together", lambda: run_monitor(path, [m for _, m in FACILITIES])))
+    print("python %s, %s (%d frames)" % (sys.version.split()[0], path, args.frames))
+    base = None
+    for name, fn in runs:
+        best = None
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            n = fn()
+            dt = time.perf_counter() - t
+            best = dt if best is None or dt < best else best
+        rate = n / best
+        base = base or rate
+        print("%-20s %10.0f frames/s  %5.2fx read+decode" % (name, rate, rate / base))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

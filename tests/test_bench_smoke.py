@@ -1,0 +1,49 @@
+"""The benchmarks in tests/bench/ run (at small sizes): numbers are theirs, not ours."""
+import os
+import re
+import subprocess
+import sys
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import netns  # noqa: E402
+
+BENCH = os.path.join(HERE, "bench")
+_RATE = re.compile(r"^(.+?)\s+(\d+) frames/s\s+([\d.]+)x", re.M)
+
+
+def _bench(name, *args):
+    proc = subprocess.run([sys.executable, os.path.join(BENCH, name)] + list(args),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+
+
+class BenchSmokeTest(unittest.TestCase):
+
+    def test_decode(self):
+        rc, out, err = _bench("decode.py", "--frames", "20000", "--repeat", "1")
+        self.assertEqual(rc, 0, err)
+        rows = {m.group(1).strip(): int(m.group(2)) for m in _RATE.finditer(out)}
+        for name in ("read", "read+decode", "read+reference", "minimal parser+flows"):
+            self.assertGreater(rows.get(name, 0), 0, out)
+
+    def test_facilities(self):
+        rc, out, err = _bench("facilities.py", "--frames", "20000", "--repeat", "1")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(_RATE.findall(out)), 8, out)
+
+    def test_live(self):
+        netns.require_live(self)
+        rc, out, err = _bench("live.py", "--rates", "20000", "--seconds", "1")
+        self.assertEqual(rc, 0, err)
+        rows = [line.split() for line in out.splitlines() if line.startswith("20000")]
+        self.assertGreaterEqual(len(rows), 3, out)
+        for row in rows:
+            sent, captured, dropped = int(row[2]), int(row[4]), int(row[5])
+            self.assertEqual(captured + dropped, sent, row)
+
+
+if __name__ == "__main__":
+    unittest.main()
