@@ -120,17 +120,14 @@ def main(argv=None):
     if args.dump:
         if facility not in (None, "traffic"):
             ap.error("--dump reads -r FILE, or captures live on the interface of -i")
-        if args.read:
-            return _dump_file(args)
-        if not args.traffic:
+        if not args.read and not args.traffic:
             ap.error("give -r FILE or -i IFACE")
-        args.iface = args.traffic
-        return _dump_live(args)
+        return _run(args, None, args.traffic or "all")
     if facility is None:
         ap.error("give a facility (-i, -g, -d, -s, -z, -l) or --dump")
     if not args.json:
         ap.error("give --json (the monitor's screens are not built yet)")
-    return _run_json(args, facility)
+    return _run(args, facility, getattr(args, facility) if facility != "general" else "all")
 
 
 _BUNDLE_MAIN = """\
@@ -169,7 +166,11 @@ def _bundle(path):
     return 0
 
 
-def _sink(facility, options, ifindex, mtu, link_header=14):
+def _sink(facility, options, ifindex, mtu, link_header):
+    """The facility's sink; with no facility, the --dump writer."""
+    if facility is None:
+        from netdecode.dump import Dumper
+        return Dumper(sys.stdout, options.interface_name)
     if facility == "traffic":
         from netdecode.flows import TrafficMonitor
         return TrafficMonitor(options)
@@ -209,56 +210,79 @@ class _Reporter:
         self.out.flush()
 
 
-def _run_json(args, facility):
+def _run(args, facility, iface):
+    """One monitor over a file or a live capture, with the facility's sink (or the
+    --dump writer), the -w recorder and, for --json, the reporter."""
     import signal
-    from netdecode.monitor import Monitor, Options, wall_clock_ns
-    from netdecode.pcap import CaptureError, open_capture
-
-    iface = getattr(args, facility) if facility != "general" else "all"
-    out = sys.stdout if args.json == "-" else _open_output(args.json)
     stop = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.append(True))
-    if args.read:
+    out = None
+    if facility is not None:
+        out = sys.stdout if args.json == "-" else _open_output(args.json)
+    try:
+        if args.read:
+            return _run_file(args, facility, iface, out, stop)
+        return _run_live(args, facility, iface, out, stop)
+    except BrokenPipeError:
+        # the reader of our output went away (| head): stop quietly, as cat does
+        _silence_stdout()
+        return 0
+
+
+def _monitor(args, facility, options, ifindex, mtu, link_header, recorder, out, match=None):
+    from netdecode.monitor import Monitor
+    sink = _sink(facility, options, ifindex, mtu, link_header)
+    sinks = [sink] if recorder is None else [recorder, sink]
+    monitor = Monitor(sinks, args.interval, match)
+    reporter = _Reporter(monitor, facility, sink, out) if facility is not None else None
+    return monitor, reporter
+
+
+def _run_file(args, facility, iface, out, stop):
+    from netdecode.monitor import Options
+    from netdecode.pcap import CaptureError, open_capture
+    try:
+        reader = open_capture(args.read)
+    except CaptureError as e:
+        raise SystemExit("%s: %s" % (_PROG, e))
+    with reader:
+        frames = reader.frames()
         try:
-            reader = open_capture(args.read)
+            first = next(frames, None)          # reads the interface blocks before it
         except CaptureError as e:
             raise SystemExit("%s: %s" % (_PROG, e))
-        with reader:
-            frames = reader.frames()
-            first = next(frames, None)          # reads the interface blocks before it
-            names = [i.name for i in reader.interfaces]
-            ifindex = None
-            if iface != "all" and any(names):
-                if iface not in names:
-                    raise SystemExit("%s: %s: no interface of that name in %s (it has: %s)"
-                                     % (_PROG, iface, args.read,
-                                        ", ".join(n for n in names if n)))
-                ifindex = names.index(iface)
+        names = [i.name for i in reader.interfaces]
+        ifindex = None
+        if iface != "all" and any(names):
+            if iface not in names:
+                raise SystemExit("%s: %s: no interface of that name in %s (it has: %s)"
+                                 % (_PROG, iface, args.read, ", ".join(n for n in names if n)))
+            ifindex = names.index(iface)
 
-            def name(index):
-                return names[index] if index < len(names) and names[index] else "if%d" % index
-            options = Options(interval=args.interval, interface_name=name)
-            sink = _sink(facility, options, ifindex, 1500)
-            sinks = [sink]
-            recorder = _recorder(args.write, None, name) if args.write else None
-            if recorder is not None:
-                sinks.append(recorder)
-            match = None if ifindex is None else (lambda frame: frame[1] == ifindex)
-            monitor = Monitor(sinks, args.interval, match)
-            status = 0
-            try:
-                if first is not None:
-                    monitor.feed(_chain(first, frames, stop))
-            except CaptureError as e:
-                sys.stderr.write("%s: %s\n" % (_PROG, e))
-                status = 1
-            monitor.finish()
-            _Reporter(monitor, facility, sink, out).emit(monitor.last_ts)
-            if recorder is not None:
-                recorder.close()
-            return status
-    return _json_live(args, facility, iface, out, stop)
+        def name(index):
+            return names[index] if index < len(names) else None
+        options = Options(interval=args.interval, interface_name=(
+            name if facility is None else lambda index: name(index) or "if%d" % index))
+        recorder = _recorder(args.write, None, name) if args.write else None
+        match = None if ifindex is None else (lambda frame: frame[1] == ifindex)
+        monitor, reporter = _monitor(args, facility, options, ifindex, 1500, 14, recorder,
+                                     out, match)
+        status = 0
+        try:
+            if first is not None:
+                monitor.feed(_chain(first, frames, stop))
+        except CaptureError as e:
+            sys.stdout.flush()
+            sys.stderr.write("%s: %s\n" % (_PROG, e))
+            status = 1
+        monitor.finish()
+        if reporter is not None:
+            reporter.emit(monitor.last_ts)
+        if recorder is not None:
+            recorder.close()
+        sys.stdout.flush()
+        return status
 
 
 def _chain(first, rest, stop):
@@ -270,56 +294,65 @@ def _chain(first, rest, stop):
         yield frame
 
 
-def _json_live(args, facility, iface, out, stop):
-    import time
-    from netdecode.capture import InterfaceDown, InterfaceGone
-    from netdecode.monitor import Monitor, Options, wall_clock_ns
-
+def _run_live(args, facility, iface, out, stop):
+    from netdecode.monitor import Options, wall_clock_ns
     cap = _open_live(args, None if iface == "all" else iface)
-    options = Options(interval=args.interval, interface_name=cap.interface_name)
-    mtu = _mtu(iface)
-    link_header = 14 if iface == "all" or cap.interface_linktype(cap.ifindex) == 1 else 0
-    sink = _sink(facility, options, None, mtu, link_header)
-    sinks = [sink]
-    recorder = None
-    if args.write:
-        linktype = cap.interface_linktype(cap.ifindex) if iface != "all" else None
-        recorder = _recorder(args.write, linktype, cap.interface_name)
-        sinks.append(recorder)
-    monitor = Monitor(sinks, args.interval)
-    reporter = _Reporter(monitor, facility, sink, out)
-    monitor.sinks.append(reporter)
-    deadline = None if args.timeout is None else time.monotonic() + args.timeout
-    status = 0
     try:
-        while not stop:
-            wait = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
-            if wait <= 0:
-                break
-            cap.wait(wait)
-            try:
-                frames = cap.read()
-            except InterfaceGone as e:
-                sys.stderr.write("%s: %s\n" % (_PROG, e.strerror))
-                status = 1
-                break
-            except InterfaceDown as e:
-                sys.stderr.write("%s: %s\n" % (_PROG, e.strerror))
-                continue
-            monitor.dropped = cap.stats()["dropped"]
-            monitor.feed(frames)
-            monitor.idle(wall_clock_ns())
-    except BrokenPipeError:
+        options = Options(interval=args.interval, interface_name=cap.interface_name)
+        linktype = cap.interface_linktype(cap.ifindex) if iface != "all" else None
+        recorder = _recorder(args.write, linktype, cap.interface_name) if args.write else None
+        monitor, reporter = _monitor(args, facility, options, None, _mtu(iface),
+                                     14 if linktype in (None, 1) else 0, recorder, out)
+        if reporter is not None:
+            monitor.sinks.append(reporter)
+        status = _pump(cap, monitor, args.timeout, stop,
+                       [sys.stdout.flush] + ([recorder.flush] if recorder else []))
+        monitor.dropped = cap.stats()["dropped"]
+    finally:
         cap.close()
-        return _quiet_exit(recorder)
-    monitor.dropped = cap.stats()["dropped"]
-    cap.close()
-    for each in monitor.sinks[:-1]:
-        each.tick(wall_clock_ns())
-    reporter.emit(wall_clock_ns())
+    if reporter is not None:
+        monitor.idle(wall_clock_ns())
+        reporter.emit(wall_clock_ns())      # the last snapshot, whatever ended the run
+    elif monitor.dropped:
+        sys.stderr.write("%s: the kernel dropped %d frames\n" % (_PROG, monitor.dropped))
     if recorder is not None:
         recorder.close()
+    sys.stdout.flush()
     return status
+
+
+def _pump(cap, monitor, timeout, stop, flushes):
+    """Feed live frames to the monitor until a signal, the timeout, or the interface is
+    deleted (1, reported); an interface that goes down is reported once and waited for."""
+    import time
+    from netdecode.capture import InterfaceDown, InterfaceGone
+    from netdecode.monitor import wall_clock_ns
+    deadline = None if timeout is None else time.monotonic() + timeout
+    down = False
+    while not stop:
+        wait = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
+        if wait <= 0:
+            return 0
+        cap.wait(wait)
+        try:
+            frames = cap.read()
+        except InterfaceGone as e:
+            sys.stderr.write("%s: %s\n" % (_PROG, e.strerror))
+            return 1
+        except InterfaceDown as e:
+            if not down:
+                sys.stderr.write("%s: %s; waiting for it to come back\n" % (_PROG, e.strerror))
+            down = True
+            time.sleep(wait)
+            continue
+        down = False
+        monitor.dropped = cap.stats()["dropped"]
+        monitor.feed(frames)
+        monitor.idle(wall_clock_ns())
+        if frames:
+            for flush in flushes:
+                flush()
+    return 0
 
 
 def _mtu(iface):
@@ -347,127 +380,12 @@ def _open_output(path):
         raise SystemExit("%s: cannot write %s: %s" % (_PROG, path, e.strerror or e))
 
 
-def _dump_file(args):
-    from netdecode.decode import decode
-    from netdecode.dump import Dumper
-    from netdecode.pcap import CaptureError, open_capture
-
-    recorder = None
-    try:
-        with open_capture(args.read) as reader:
-            def name(ifindex):
-                ifaces = reader.interfaces
-                return ifaces[ifindex].name if ifindex < len(ifaces) else None
-            write = Dumper(sys.stdout, name).write
-            if args.write:
-                recorder = _recorder(args.write, None, name)
-            for frame in reader.frames():
-                if recorder is not None:
-                    recorder.write(frame)
-                write(decode(*frame))
-    except CaptureError as e:
-        return _fail(e, recorder)
-    except KeyboardInterrupt:
-        pass
-    except BrokenPipeError:
-        return _quiet_exit(recorder)
-    return _finish(recorder)
-
-
-def _dump_live(args):
-    import signal
-    import time
-    from netdecode.capture import InterfaceDown, InterfaceGone
-    from netdecode.decode import decode
-    from netdecode.dump import Dumper
-
-    stop = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.append(True))
-    ifname = None if args.iface == "all" else args.iface
-    cap = _open_live(args, ifname)
-    out = sys.stdout
-    write = Dumper(out, cap.interface_name).write
-    recorder = None
-    status = 0
-    try:
-        if args.write:
-            linktype = cap.interface_linktype(cap.ifindex) if ifname else None
-            recorder = _recorder(args.write, linktype, cap.interface_name)
-        deadline = None if args.timeout is None else time.monotonic() + args.timeout
-        down = False
-        while not stop:
-            wait = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
-            if wait <= 0:
-                break
-            cap.wait(wait)
-            try:
-                frames = cap.read()
-            except InterfaceGone as e:
-                sys.stderr.write("%s: %s\n" % (_PROG, e.strerror))
-                status = 1
-                break
-            except InterfaceDown as e:
-                if not down:
-                    sys.stderr.write("%s: %s; waiting for it to come back\n"
-                                     % (_PROG, e.strerror))
-                down = True
-                time.sleep(wait)
-                continue
-            down = False
-            for frame in frames:
-                if recorder is not None:
-                    recorder.write(frame)
-                write(decode(*frame))
-            if frames:
-                out.flush()
-                if recorder is not None:
-                    recorder.flush()
-    except BrokenPipeError:
-        cap.close()
-        return _quiet_exit(recorder)
-    dropped = cap.stats()["dropped"]
-    cap.close()
-    if dropped:
-        sys.stderr.write("%s: the kernel dropped %d frames\n" % (_PROG, dropped))
-    return _finish(recorder) or status
-
-
 def _recorder(path, linktype, name):
     from netdecode.recorder import Recorder
     try:
         return Recorder(path, linktype, interface_name=name)
     except OSError as e:
         raise SystemExit("%s: cannot write %s: %s" % (_PROG, path, e.strerror or e))
-
-
-def _finish(recorder):
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        return _quiet_exit(recorder)
-    if recorder is not None:
-        recorder.close()
-    return 0
-
-
-def _fail(error, recorder):
-    if recorder is not None:
-        recorder.close()
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        _silence_stdout()
-    sys.stderr.write("%s: %s\n" % (_PROG, error))
-    return 1
-
-
-def _quiet_exit(recorder):
-    """The reader of our output went away (| head): stop quietly, as cat does."""
-    if recorder is not None:
-        recorder.close()
-    _silence_stdout()
-    return 0
 
 
 def _silence_stdout():

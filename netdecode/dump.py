@@ -34,9 +34,8 @@ def ip_text(addr):
 
 
 class Dumper:
-    """Writes records as JSON lines to a text stream, numbering frames from 1.
-
-    ``interface_name(ifindex)`` gives the ``iface`` key (None leaves it out).
+    """Writes records as JSON lines to a text stream, numbering frames from 1; a monitor
+    sink (``add``).  ``interface_name(ifindex)`` gives the ``iface`` key (None: left out).
     """
 
     def __init__(self, out, interface_name=None):
@@ -58,7 +57,13 @@ class Dumper:
             text = self._names[addr] = ip_text(addr)
         return text
 
-    def write(self, r):
+    def tick(self, now):
+        self._out.flush()
+
+    def snapshot(self):
+        return {}
+
+    def add(self, r):
         self._n += 1
         d = {"len": r[LEN]}
         d["caplen"] = len(r[DATA])

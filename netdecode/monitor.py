@@ -66,31 +66,35 @@ class Monitor:
         match = self.match
         next_tick = self._next_tick
         count = filtered = 0
-        ts = None
-        for frame in frames:
-            count += 1
-            if match is not None and not match(frame):
-                filtered += 1
-                continue
-            ts = frame[0]
-            if ts is not None:
-                if next_tick is None:
-                    if self.first_ts is None:
-                        self.first_ts = ts
-                    next_tick = ts + self.interval_ns
-                elif ts >= next_tick:
-                    next_tick = self._tick_to(ts, next_tick)
-            record = decode(*frame)
-            if only is not None:
-                only(record)
-            else:
-                for add in adds:
-                    add(record)
-        self.packets += count
-        self.filtered += filtered
-        if ts is not None:
-            self.last_ts = ts
-        self._next_tick = next_tick
+        last = None
+        try:
+            for frame in frames:
+                count += 1
+                if match is not None and not match(frame):
+                    filtered += 1
+                    continue
+                ts = frame[0]
+                if ts is not None:
+                    last = ts
+                    if next_tick is None:
+                        if self.first_ts is None:
+                            self.first_ts = ts
+                        next_tick = ts + self.interval_ns
+                    elif ts >= next_tick:
+                        next_tick = self._tick_to(ts, next_tick)
+                record = decode(*frame)
+                if only is not None:
+                    only(record)
+                else:
+                    for add in adds:
+                        add(record)
+        finally:
+            # a file's frames can end in a CaptureError: what came before still counts
+            if last is not None:
+                self.last_ts = last
+            self.packets += count
+            self.filtered += filtered
+            self._next_tick = next_tick
 
     def _tick_to(self, now, due):
         """Tick every sink at ``now``; returns the next tick after it, on the grid that

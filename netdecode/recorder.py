@@ -11,6 +11,7 @@ Each write goes straight to the file object; ``flush()`` after each batch (and a
 tick, as a monitor sink) and ``close()`` on exit (SIGINT and SIGTERM included) leave
 nothing captured unwritten.
 """
+from .packet import DATA, IFINDEX, LEN, LINKTYPE, PKTTYPE, TS
 from .pcap import PcapngWriter, PcapWriter
 
 __all__ = ["Recorder"]
@@ -33,9 +34,9 @@ class Recorder:
     def __repr__(self):
         return "Recorder(%r)" % (self.path,)
 
-    def add(self, record):
-        """As a monitor sink: a record's first six fields are its frame."""
-        self.write(record[:6])
+    def add(self, r):
+        """As a monitor sink: the frame a record was decoded from."""
+        self.write((r[TS], r[IFINDEX], r[PKTTYPE], r[LINKTYPE], r[DATA], r[LEN]))
 
     def tick(self, now):
         self._writer.flush()

@@ -59,6 +59,19 @@ class FileTest(unittest.TestCase):
                 self.assertNotIn("Traceback", proc.stderr.decode())
 
 
+    def test_a_file_cut_short_still_reports_what_came_before(self):
+        cut = os.path.join(HERE, "..", "..", "shared", "corpus", "dpkt__truncated_dns_2.pcap")
+        if not os.path.exists(cut):
+            self.skipTest("no shared corpus")
+        proc = _run("-r", cut, "-g", "--json")
+        self.assertEqual(proc.returncode, 1)
+        (snap,) = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+        self.assertEqual(snap["capture"]["packets"], 1)
+        self.assertEqual(snap["interfaces"][0]["total"]["packets"], 1)
+        self.assertIn("cut short", proc.stderr.decode())
+        self.assertEqual(proc.stderr.decode().count("\n"), 1)
+
+
 class LiveTest(unittest.TestCase):
 
     def setUp(self):
