@@ -26,6 +26,7 @@ examples:
   python3 iptraf.py -r capture.pcapng --dump           one JSON object per frame
   sudo python3 iptraf.py -i eth0 --dump -t 30s         30 seconds of eth0, live
   sudo python3 iptraf.py -i all --dump -w all.pcapng   every interface, also to a file
+  sudo python3 iptraf.py -s eth0 --json -F 'not port 22'  services, leaving out ssh
 
 --dump keys (a key that does not apply is left out):
   n ts len caplen eth_src eth_dst vlan ip_src ip_dst ip_proto ip_len ip_ttl
@@ -84,6 +85,9 @@ def _parser():
     ap.add_argument("--dump", action="store_true",
                     help="no screen: write one JSON object per frame to stdout (from -r "
                          "FILE, or live from the interface of -i)")
+    ap.add_argument("-F", "--filter", metavar="EXPR", dest="filter",
+                    help="tcpdump-style filter ('tcp port 443', 'host 10.0.0.1 and not "
+                         "arp'); attached in the kernel when capturing one interface")
     ap.add_argument("-w", metavar="FILE", dest="write",
                     help="also write every frame to FILE: pcap for one interface, "
                          "pcapng (one interface block each) for all")
@@ -265,7 +269,9 @@ def _run_file(args, facility, iface, out, stop):
         options = Options(interval=args.interval, interface_name=(
             name if facility is None else lambda index: name(index) or "if%d" % index))
         recorder = _recorder(args.write, None, name) if args.write else None
-        match = None if ifindex is None else (lambda frame: frame[1] == ifindex)
+        match = _user_filter(args.filter)
+        if ifindex is not None:
+            match = _on_interface(ifindex, match)
         monitor, reporter = _monitor(args, facility, options, ifindex, 1500, 14, recorder,
                                      out, match)
         status = 0
@@ -296,13 +302,18 @@ def _chain(first, rest, stop):
 
 def _run_live(args, facility, iface, out, stop):
     from netdecode.monitor import Options, wall_clock_ns
-    cap = _open_live(args, None if iface == "all" else iface)
+    ifname = None if iface == "all" else iface
+    kernel_filter = _kernel_filter(args.filter, ifname) if ifname else None
+    cap = _open_live(args, ifname, kernel_filter)
     try:
         options = Options(interval=args.interval, interface_name=cap.interface_name)
-        linktype = cap.interface_linktype(cap.ifindex) if iface != "all" else None
+        linktype = cap.interface_linktype(cap.ifindex) if ifname else None
         recorder = _recorder(args.write, linktype, cap.interface_name) if args.write else None
+        # every interface at once mixes link types: one kernel program cannot read them
+        # all, so the filter runs here, per frame, as on a file
+        match = _user_filter(args.filter) if ifname is None else None
         monitor, reporter = _monitor(args, facility, options, None, _mtu(iface),
-                                     14 if linktype in (None, 1) else 0, recorder, out)
+                                     14 if linktype in (None, 1) else 0, recorder, out, match)
         if reporter is not None:
             monitor.sinks.append(reporter)
         status = _pump(cap, monitor, args.timeout, stop,
@@ -361,11 +372,60 @@ def _mtu(iface):
     return found.mtu if found is not None and found.mtu else 1500
 
 
-def _open_live(args, ifname):
+def _user_filter(expr):
+    """Filter.match for frames read here (files, every interface), or None.  A frame of a
+    link type the filter cannot read is reported once and not passed."""
+    if expr is None:
+        return None
+    from netdecode.filter import Filter, FilterError
+    try:
+        compiled = Filter(expr)
+    except FilterError as e:
+        raise _usage_error(e)
+    warned = []
+
+    def match(frame, _match=compiled.match):
+        try:
+            return _match(frame)
+        except FilterError as e:
+            if not warned:
+                sys.stderr.write("%s: %s; such frames are left out\n" % (_PROG, e))
+                warned.append(True)
+            return False
+    return match
+
+
+def _on_interface(ifindex, match):
+    if match is None:
+        return lambda frame: frame[1] == ifindex
+    return lambda frame: frame[1] == ifindex and match(frame)
+
+
+def _kernel_filter(expr, ifname):
+    """The filter compiled for one live interface's link type, to attach in the kernel."""
+    if expr is None:
+        return None
+    from netdecode.filter import FilterError, compile_filter
+    from netdecode.ifaces import interface_by_name
+    found = interface_by_name(ifname)
+    if found is None:
+        return None       # LiveCapture says which interfaces there are
+    try:
+        return compile_filter(expr, found.linktype, live=True)
+    except FilterError as e:
+        raise _usage_error(e)
+
+
+def _usage_error(error):
+    sys.stderr.write("%s: %s\n" % (_PROG, error))
+    return SystemExit(2)
+
+
+def _open_live(args, ifname, bpf=None):
     from netdecode.capture import CaptureSetupError, LiveCapture
     try:
         return LiveCapture(ifname, mode=args.capture_mode, snaplen=args.snaplen,
-                           promisc=args.promisc, ring_bytes=args.ring_mb << 20)
+                           promisc=args.promisc, ring_bytes=args.ring_mb << 20, bpf=bpf)
     except CaptureSetupError as e:
         raise SystemExit("%s: %s" % (_PROG, e.strerror))
     except OSError as e:

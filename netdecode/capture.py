@@ -124,7 +124,7 @@ class LiveCapture:
         self.ifindex = 0
         if ifname is not None:
             self.ifindex = self._index_of(ifname)
-        self._dropped = self._frozen = 0
+        self._packets = self._dropped = self._frozen = 0
         self._down = False            # went down: deleted next, or back up
         self._ring = None
         try:
@@ -324,17 +324,19 @@ class LiveCapture:
         return info[1] if info is not None else None
 
     def stats(self):
-        """Running totals: {'dropped': kernel drops, 'frozen': ring freezes}."""
+        """Running totals: {'packets': frames the kernel handed to this socket (after a
+        filter; drops included), 'dropped': kernel drops, 'frozen': ring freezes}."""
         if self._sock is not None:
             if self._ring is not None:
                 raw = self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, _STATS_V3.size)
-                _, drops, frozen = _STATS_V3.unpack(raw)
+                packets, drops, frozen = _STATS_V3.unpack(raw)
                 self._frozen += frozen
             else:
                 raw = self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, _STATS.size)
-                _, drops = _STATS.unpack(raw)
+                packets, drops = _STATS.unpack(raw)
+            self._packets += packets
             self._dropped += drops
-        return {"dropped": self._dropped, "frozen": self._frozen}
+        return {"packets": self._packets, "dropped": self._dropped, "frozen": self._frozen}
 
     def close(self):
         if self._ring is not None:

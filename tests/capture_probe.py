@@ -2,6 +2,8 @@
 
     capture_probe.py hold IFACE MODE RING_MB SECONDS    capture without reading for
         SECONDS (the ring or socket buffer overflows), then drain it: frames and drops
+    capture_probe.py filter IFACE MODE EXPR SECONDS    capture through a kernel filter:
+        the frames read, their UDP ports, and the packets the kernel handed over
     capture_probe.py ifaces                            the interface inventory
 """
 import json
@@ -29,6 +31,24 @@ def hold(ifname, mode, ring_mb, seconds):
         print(json.dumps({"frames": frames, "dropped": cap.stats()["dropped"]}))
 
 
+def filtered(ifname, mode, expr, seconds):
+    from netdecode.decode import decode
+    from netdecode.filter import compile_filter
+    from netdecode.ifaces import interface_by_name
+    from netdecode.packet import DPORT, PROTO
+    program = compile_filter(expr, interface_by_name(ifname).linktype, live=True)
+    ports = []
+    with LiveCapture(ifname, mode=mode, bpf=program) as cap:
+        print("ready", flush=True)
+        end = time.monotonic() + float(seconds)
+        while time.monotonic() < end:
+            cap.wait(0.1)
+            for frame in cap.read():
+                record = decode(*frame)
+                ports.append([record[PROTO], record[DPORT]])
+        print(json.dumps({"frames": ports, "kernel_packets": cap.stats()["packets"]}))
+
+
 def ifaces():
     print(json.dumps([{"name": i.name, "index": i.index, "kind": i.kind, "up": i.up,
                        "mtu": i.mtu, "mac": mac_text(i.mac) if len(i.mac) == 6 else "",
@@ -37,4 +57,4 @@ def ifaces():
 
 
 if __name__ == "__main__":
-    sys.exit({"hold": hold, "ifaces": ifaces}[sys.argv[1]](*sys.argv[2:]))
+    sys.exit({"hold": hold, "filter": filtered, "ifaces": ifaces}[sys.argv[1]](*sys.argv[2:]))

@@ -285,3 +285,38 @@ class EngineTest(_Live):
         self.assertEqual(veth["mtu"], 1500)
         self.assertEqual(veth["ipv4"], [pair.ip_b])
         self.assertEqual(veth["ipv6"], [pair.ip6_b])
+
+
+class KernelFilterTest(_Live):
+    """A filter attached to the socket: only matching frames reach user space."""
+
+    def test_only_matching_traffic_is_delivered(self):
+        pair = self.pair
+        server = pair.popen(pair.b, [sys.executable, netns.PEER, "serve", pair.ip_b,
+                                     pair.ip6_b, 10])
+        self.addCleanup(_reap, server)
+        self.assertEqual(server.stdout.readline().strip(), b"ready")
+        for mode in ("ring", "socket"):
+            with self.subTest(mode=mode):
+                probe = pair.popen(pair.b, [sys.executable, PROBE, "filter", pair.if_b, mode,
+                                            "udp dst port 9000", 3])
+                self.addCleanup(_reap, probe)
+                self.assertEqual(probe.stdout.readline().strip(), b"ready")
+                before = pair.counters(pair.b, pair.if_b)
+                pair.python(pair.a, netns.PEER, "client", pair.ip_b, pair.ip6_b, 2000)
+                after = pair.counters(pair.b, pair.if_b)
+                out, err = probe.communicate(timeout=30)
+                seen = json.loads(out.decode())
+                sent = len(live_peer.UDP4) + len(live_peer.UDP6)
+                self.assertEqual(seen["frames"], [[17, 9000]] * sent)
+                self.assertEqual(seen["kernel_packets"], sent)
+                on_the_wire = (after["rx_packets"] - before["rx_packets"]
+                               + after["tx_packets"] - before["tx_packets"])
+                self.assertGreater(on_the_wire, sent + 10)   # TCP, ICMP: never delivered
+
+    def test_filter_errors_are_one_line(self):
+        out = self.pair.run(self.pair.b, [sys.executable, netns.IPTRAF, "-i", self.pair.if_b,
+                                          "--dump", "-F", "tcp and"], check=False)
+        self.assertEqual(out.returncode, 2)
+        self.assertEqual(out.stderr.decode().count("\n"), 1)
+        self.assertIn("filter: at", out.stderr.decode())

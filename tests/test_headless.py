@@ -59,6 +59,21 @@ class FileTest(unittest.TestCase):
                 self.assertNotIn("Traceback", proc.stderr.decode())
 
 
+    def test_filter_on_a_file(self):
+        proc = _run("-r", SAMPLE, "--dump", "-F", "tcp and not ip6")
+        frames = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+        self.assertEqual(len(frames), 10)
+        self.assertTrue(all("tcp_sport" in f and "ip_src" in f for f in frames))
+        proc = _run("-r", SAMPLE, "-g", "--json", "-F", "icmp or arp")
+        snap = json.loads(proc.stdout.decode())
+        self.assertEqual(snap["capture"], {"packets": 20, "dropped": 0, "filtered": 14})
+        self.assertEqual(snap["interfaces"][0]["total"]["packets"], 6)
+        proc = _run("-r", SAMPLE, "--dump", "-F", "port")
+        self.assertEqual(proc.returncode, 2)
+        self.assertEqual(proc.stderr.decode(),
+                         "iptraf.py: filter: at 5: expected a port number or service name "
+                         "after 'port', got end of expression\n")
+
     def test_a_file_cut_short_still_reports_what_came_before(self):
         cut = os.path.join(HERE, "..", "..", "shared", "corpus", "dpkt__truncated_dns_2.pcap")
         if not os.path.exists(cut):
