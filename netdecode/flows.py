@@ -109,7 +109,8 @@ def endpoint_text(addr, port):
 
 
 def _mac_text(mac):
-    return "%02x:%02x:%02x:%02x:%02x:%02x" % tuple(mac) if mac else None
+    """Colon-separated hex, whatever the link address's length (IPoIB's is 20)."""
+    return ":".join("%02x" % byte for byte in mac) if mac else None
 
 
 class _Half:
@@ -387,9 +388,9 @@ def _proto_name(proto):
 
 
 def _endpoint_or_mac(addr, port):
-    if len(addr) == 6:
-        return _mac_text(addr)
-    return endpoint_text(addr, port)
+    if len(addr) in (4, 16):
+        return endpoint_text(addr, port)
+    return _mac_text(addr)
 
 
 def _log_json(entry, name):
