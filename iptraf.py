@@ -8,6 +8,7 @@ header included, FCS excluded: what Wireshark's statistics and /proc/net/dev cou
 import sys
 
 _PROG = "iptraf.py"
+_LOG_DIR = "/var/log/iptraf"
 
 _EPILOG = """\
 facilities (one at a time, as in iptraf-ng):
@@ -101,6 +102,23 @@ def _parser():
                     help="live: memory for the capture ring (default %(default)s)")
     ap.add_argument("--promisc", action="store_true",
                     help="live: put the interface in promiscuous mode while capturing")
+    ap.add_argument("-L", nargs="?", const="", metavar="FILE", dest="log",
+                    help="log to FILE (a bare name goes into %s; no FILE: the facility's "
+                         "default name there, as iptraf-ng names them)" % _LOG_DIR)
+    ap.add_argument("--log-format", choices=("text", "json"), default="text",
+                    help="log lines as text (default) or as JSON objects")
+    ap.add_argument("--log-interval", type=float, default=3600.0, metavar="SECONDS",
+                    help="report interval of the statistics facilities' logs (default 3600)")
+    ap.add_argument("-B", action="store_true", dest="background",
+                    help="run in the background, logging (-L, or the default log file); "
+                         "SIGUSR2 or SIGTERM end it, SIGHUP or SIGUSR1 reopen the log")
+    ap.add_argument("--pid-file", metavar="PATH",
+                    help="with -B: where the process id goes (default "
+                         "/run/iptraf-FACILITY-IFACE.pid)")
+    ap.add_argument("-f", action="store_true", dest="force",
+                    help="accepted for iptraf-ng compatibility (no lock files to clear)")
+    ap.add_argument("-n", action="store_true", dest="numeric",
+                    help="no reverse name lookups (headless output is always numeric)")
     ap.add_argument("--bundle", metavar="PYZ",
                     help="write this program as one file, a zipapp that runs with a bare "
                          "python3 (python3 PYZ ...), and exit")
@@ -129,8 +147,17 @@ def main(argv=None):
         return _run(args, None, args.traffic or "all")
     if facility is None:
         ap.error("give a facility (-i, -g, -d, -s, -z, -l) or --dump")
-    if not args.json:
-        ap.error("give --json (the monitor's screens are not built yet)")
+    if args.background:
+        if args.read:
+            ap.error("-B runs a live capture in the background: not with -r")
+        if args.json == "-":
+            ap.error("-B: give --json a PATH (a background run has no standard output)")
+        if args.log is None:
+            args.log = ""
+    if args.log_interval <= 0:
+        ap.error("--log-interval takes more than 0 seconds")
+    if not args.json and args.log is None:
+        ap.error("give --json or -L (the monitor's screens are not built yet)")
     return _run(args, facility, getattr(args, facility) if facility != "general" else "all")
 
 
@@ -218,34 +245,87 @@ def _run(args, facility, iface):
     """One monitor over a file or a live capture, with the facility's sink (or the
     --dump writer), the -w recorder and, for --json, the reporter."""
     import signal
-    stop = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    stop, reopen = [], []
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2):
         signal.signal(signum, lambda *_: stop.append(True))
     out = None
-    if facility is not None:
+    if args.json:
         out = sys.stdout if args.json == "-" else _open_output(args.json)
+    logfile = None
+    if facility is not None and args.log is not None:
+        from netdecode.logs import LogError, open_log
+        try:
+            logfile = open_log(args.log, facility, iface, args.log_format)
+        except LogError as e:
+            raise SystemExit("%s: %s" % (_PROG, e))
+        for signum in (signal.SIGHUP, signal.SIGUSR1):
+            signal.signal(signum, lambda *_: reopen.append(True))
+    run = _Run(args, facility, iface, out, logfile, stop, reopen)
     try:
         if args.read:
-            return _run_file(args, facility, iface, out, stop)
-        return _run_live(args, facility, iface, out, stop)
+            return _run_file(run)
+        return _run_live(run)
     except BrokenPipeError:
         # the reader of our output went away (| head): stop quietly, as cat does
         _silence_stdout()
         return 0
 
 
-def _monitor(args, facility, options, ifindex, mtu, link_header, recorder, out, match=None):
-    from netdecode.monitor import Monitor
-    sink = _sink(facility, options, ifindex, mtu, link_header)
-    sinks = [sink] if recorder is None else [recorder, sink]
-    monitor = Monitor(sinks, args.interval, match)
-    reporter = _Reporter(monitor, facility, sink, out) if facility is not None else None
-    return monitor, reporter
+class _Run:
+    """What one run is made of: the options, the facility, where its output and log go,
+    and the flags the signal handlers raise."""
+
+    def __init__(self, args, facility, iface, out, logfile, stop, reopen):
+        self.args, self.facility, self.iface = args, facility, iface
+        self.out, self.logfile, self.stop, self.reopen = out, logfile, stop, reopen
+        self.monitor = self.reporter = self.logger = self.recorder = None
+
+    def __repr__(self):
+        return "_Run(%r, %r)" % (self.facility, self.iface)
+
+    def build(self, options, ifindex, mtu, link_header, recorder, match=None):
+        """The monitor and its sinks: the recorder, the facility's sink (or the --dump
+        writer), then its logger and its --json reporter, which read what it counted."""
+        from netdecode.monitor import Monitor
+        sink = _sink(self.facility, options, ifindex, mtu, link_header)
+        sinks = [sink] if recorder is None else [recorder, sink]
+        self.recorder = recorder
+        if self.logfile is not None:
+            from netdecode import logs
+            if self.facility == "traffic":
+                self.logger = logs.TrafficLog(sink, self.logfile, self.iface)
+            else:
+                self.logger = logs.ReportLog(self.facility, sink, self.logfile,
+                                             self.args.log_interval, self.iface)
+            sinks.append(self.logger)
+        self.monitor = Monitor(sinks, self.args.interval, match)
+        if self.out is not None:
+            self.reporter = _Reporter(self.monitor, self.facility, sink, self.out)
+
+    def between_batches(self):
+        """A reopen asked for by SIGHUP or SIGUSR1 (never done inside the handler)."""
+        if self.reopen:
+            del self.reopen[:]
+            self.logfile.reopen()
+
+    def finish(self, now, status):
+        """The last words: the final snapshot and log report, files flushed and closed."""
+        if self.reporter is not None:
+            self.reporter.emit(now)
+        if self.logger is not None:
+            self.logger.close(now)
+        if self.recorder is not None:
+            self.recorder.close()
+        if self.out is not None:
+            self.out.flush()
+        sys.stdout.flush()
+        return status
 
 
-def _run_file(args, facility, iface, out, stop):
+def _run_file(run):
     from netdecode.monitor import Options
     from netdecode.pcap import CaptureError, open_capture
+    args, facility, iface = run.args, run.facility, run.iface
     try:
         reader = open_capture(args.read)
     except CaptureError as e:
@@ -272,23 +352,17 @@ def _run_file(args, facility, iface, out, stop):
         match = _user_filter(args.filter)
         if ifindex is not None:
             match = _on_interface(ifindex, match)
-        monitor, reporter = _monitor(args, facility, options, ifindex, 1500, 14, recorder,
-                                     out, match)
+        run.build(options, ifindex, 1500, 14, recorder, match)
         status = 0
         try:
             if first is not None:
-                monitor.feed(_chain(first, frames, stop))
+                run.monitor.feed(_chain(first, frames, run.stop))
         except CaptureError as e:
             sys.stdout.flush()
             sys.stderr.write("%s: %s\n" % (_PROG, e))
             status = 1
-        monitor.finish()
-        if reporter is not None:
-            reporter.emit(monitor.last_ts)
-        if recorder is not None:
-            recorder.close()
-        sys.stdout.flush()
-        return status
+        run.monitor.finish()
+        return run.finish(run.monitor.last_ts, status)
 
 
 def _chain(first, rest, stop):
@@ -300,11 +374,13 @@ def _chain(first, rest, stop):
         yield frame
 
 
-def _run_live(args, facility, iface, out, stop):
+def _run_live(run):
     from netdecode.monitor import Options, wall_clock_ns
-    ifname = None if iface == "all" else iface
+    args = run.args
+    ifname = None if run.iface == "all" else run.iface
     kernel_filter = _kernel_filter(args.filter, ifname) if ifname else None
     cap = _open_live(args, ifname, kernel_filter)
+    pid_file = None
     try:
         options = Options(interval=args.interval, interface_name=cap.interface_name)
         linktype = cap.interface_linktype(cap.ifindex) if ifname else None
@@ -312,35 +388,39 @@ def _run_live(args, facility, iface, out, stop):
         # every interface at once mixes link types: one kernel program cannot read them
         # all, so the filter runs here, per frame, as on a file
         match = _user_filter(args.filter) if ifname is None else None
-        monitor, reporter = _monitor(args, facility, options, None, _mtu(iface),
-                                     14 if linktype in (None, 1) else 0, recorder, out, match)
-        if reporter is not None:
-            monitor.sinks.append(reporter)
-        status = _pump(cap, monitor, args.timeout, stop,
-                       [sys.stdout.flush] + ([recorder.flush] if recorder else []))
-        monitor.dropped = cap.stats()["dropped"]
+        run.build(options, None, _mtu(run.iface), 14 if linktype in (None, 1) else 0,
+                  recorder, match)
+        if run.reporter is not None:
+            run.monitor.sinks.append(run.reporter)
+        if args.background:
+            pid_file = _detach(args.pid_file or "/run/iptraf-%s-%s.pid"
+                               % (run.facility, run.iface))
+        status = _pump(cap, run, [sys.stdout.flush] + ([recorder.flush] if recorder else []))
+        run.monitor.dropped = cap.stats()["dropped"]
     finally:
         cap.close()
-    if reporter is not None:
-        monitor.idle(wall_clock_ns())
-        reporter.emit(wall_clock_ns())      # the last snapshot, whatever ended the run
-    elif monitor.dropped:
-        sys.stderr.write("%s: the kernel dropped %d frames\n" % (_PROG, monitor.dropped))
-    if recorder is not None:
-        recorder.close()
-    sys.stdout.flush()
+    now = wall_clock_ns()
+    run.monitor.idle(now)
+    if run.reporter is None and run.monitor.dropped and not args.background:
+        sys.stderr.write("%s: the kernel dropped %d frames\n" % (_PROG, run.monitor.dropped))
+    status = run.finish(now, status)
+    if pid_file is not None:
+        _remove(pid_file)
     return status
 
 
-def _pump(cap, monitor, timeout, stop, flushes):
+def _pump(cap, run, flushes):
     """Feed live frames to the monitor until a signal, the timeout, or the interface is
     deleted (1, reported); an interface that goes down is reported once and waited for."""
     import time
     from netdecode.capture import InterfaceDown, InterfaceGone
     from netdecode.monitor import wall_clock_ns
+    monitor, stop = run.monitor, run.stop
+    timeout = run.args.timeout
     deadline = None if timeout is None else time.monotonic() + timeout
     down = False
     while not stop:
+        run.between_batches()
         wait = 0.25 if deadline is None else min(0.25, deadline - time.monotonic())
         if wait <= 0:
             return 0
@@ -364,6 +444,49 @@ def _pump(cap, monitor, timeout, stop, flushes):
             for flush in flushes:
                 flush()
     return 0
+
+
+def _detach(pid_path):
+    """Become a daemon: fork, setsid, fork, stdio to /dev/null, write the pid file.
+    The capture, the log and the outputs are open already, so every error that can be
+    told on the terminal was."""
+    import errno
+    import os
+    try:
+        with open(pid_path) as f:
+            old = int(f.read().strip() or 0)
+        if old:
+            os.kill(old, 0)
+            raise SystemExit("%s: already running in the background (pid %d, %s)"
+                             % (_PROG, old, pid_path))
+    except (OSError, ValueError) as e:
+        if getattr(e, "errno", errno.ESRCH) not in (errno.ENOENT, errno.ESRCH):
+            raise SystemExit("%s: cannot use the pid file %s: %s" % (_PROG, pid_path, e))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    os.chdir("/")
+    os.umask(0o027)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    fd = os.open(pid_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w") as f:
+        f.write("%d\n" % os.getpid())
+    return pid_path
+
+
+def _remove(path):
+    import os
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _mtu(iface):

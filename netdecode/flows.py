@@ -38,10 +38,11 @@ from .packet import (
     ipproto_name, LLC_SAP_NAMES,
 )
 
-__all__ = ["TrafficMonitor", "flags_text", "icmp_text", "icmp6_text", "endpoint_text"]
+__all__ = ["TrafficMonitor", "flags_text", "icmp_text", "icmp6_text", "endpoint_text",
+           "log_entry_json", "RESET", "DONE", "CLOSED", "A_IS_LO"]
 
 _FIN, _SYN, _RST, _PSH, _ACK, _URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
-_RESET, _DONE, _CLOSED = 1, 2, 3        # Half.state
+RESET, DONE, CLOSED = 1, 2, 3           # a half's state
 
 _ICMP_TYPES = {
     0: "echo reply", 3: "dest unreachable", 4: "source quench", 5: "redirect",
@@ -133,7 +134,7 @@ class _Half:
             self.packets, self.bytes, flags_text(self.flags), self.state)
 
 
-_A_IS_LO, _UNDER_WAY = 1, 2           # _Conn.marks
+A_IS_LO, _UNDER_WAY = 1, 2            # a connection's marks: is a the lower endpoint
 _SHARED_MAX = 4096
 
 
@@ -170,6 +171,8 @@ class TrafficMonitor:
         self._max = options.max_entries
         self._lines = options.log_lines
         self._shared = {}           # one object per address and MAC that entries keep
+        self.touched = None         # (key, connection, half) of the latest TCP packet
+        self.expired = []           # (key, connection) the latest tick removed
 
     def __repr__(self):
         return "TrafficMonitor(%d connections, %d flows)" % (len(self.tcp), len(self.flows))
@@ -200,13 +203,14 @@ class TrafficMonitor:
             other = None
         else:
             conn.last = ts
-            if forward == conn.marks & 1:           # _A_IS_LO: this is the a half
+            if forward == conn.marks & 1:           # A_IS_LO: this is the a half
                 half, other = conn, conn.b
             else:
                 half, other = conn.b, conn
                 if half is None:
                     half = conn.b = _Half(self._share(r[ETH_SRC]))
         size = r[LEN]
+        self.touched = (key, conn, half)
         half.packets += 1
         half.bytes += size
         half.size = size
@@ -215,15 +219,15 @@ class TrafficMonitor:
         if flags & 0x15:                            # FIN, RST or ACK
             if flags & 0x05:
                 if flags & 0x04:                    # RST
-                    half.state = _RESET
+                    half.state = RESET
                     conn.ended = ts
                 elif half.state == 0:               # FIN: its ACK will be seq + len + 1
-                    half.state = _DONE
+                    half.state = DONE
                     half.fin = (r[TCP_SEQ] + (r[TCP_LEN] or 0) + 1) & 0xFFFFFFFF
-            if (flags & 0x10 and other is not None and other.state == _DONE
+            if (flags & 0x10 and other is not None and other.state == DONE
                     and (r[TCP_ACK] - other.fin) & 0xFFFFFFFF < 0x80000000):
-                other.state = _CLOSED
-                if half.state == _CLOSED:
+                other.state = CLOSED
+                if half.state == CLOSED:
                     conn.ended = ts
 
     def _open(self, key, forward, flags, ts, mac):
@@ -232,7 +236,7 @@ class TrafficMonitor:
             self.evicted_tcp += _evict(self.tcp, _conn_age)
         share = self._share
         key = (share(key[0]), share(key[1]), key[2])
-        conn = self.tcp[key] = _Conn(ts, (_A_IS_LO if forward else 0) | (
+        conn = self.tcp[key] = _Conn(ts, (A_IS_LO if forward else 0) | (
             _UNDER_WAY if flags & (_SYN | _ACK) != _SYN else 0), share(mac))
         return conn
 
@@ -290,10 +294,10 @@ class TrafficMonitor:
         self.now = now
         idle = int(self.options.idle_timeout * 1e9)
         linger = int(self.options.closed_lifetime * 1e9)
-        gone = [key for key, conn in self.tcp.items()
-                if (conn.ended is not None and now - conn.ended >= linger)
-                or (conn.last is not None and now - conn.last >= idle + linger)]
-        for key in gone:
+        self.expired = [(key, conn) for key, conn in self.tcp.items()
+                        if (conn.ended is not None and now - conn.ended >= linger)
+                        or (conn.last is not None and now - conn.last >= idle + linger)]
+        for key, _ in self.expired:
             del self.tcp[key]
 
     def flush_closed(self):
@@ -311,7 +315,7 @@ class TrafficMonitor:
             ifindex, lo_port, hi_port = ports >> 32, ports >> 16 & 0xFFFF, ports & 0xFFFF
             lo = endpoint_text(lo_addr, lo_port)
             hi = endpoint_text(hi_addr, hi_port)
-            a, b = (lo, hi) if conn.marks & _A_IS_LO else (hi, lo)
+            a, b = (lo, hi) if conn.marks & A_IS_LO else (hi, lo)
             is_idle = (self.now is not None and conn.last is not None
                        and self.now - conn.last >= idle)
             ab = _half_json(conn, is_idle)
@@ -330,7 +334,7 @@ class TrafficMonitor:
                           "packets": packets, "bytes": size,
                           "first": _seconds(first), "last": _seconds(last)})
         flows.sort(key=lambda f: (-f["bytes"], f["a"], f["b"]))
-        return {"tcp": conns, "other": [_log_json(e, name) for e in self.log[-self._lines:]],
+        return {"tcp": conns, "other": [log_entry_json(e, name) for e in self.log[-self._lines:]],
                 "flows": flows,
                 "evicted": {"tcp": self.evicted_tcp, "flows": self.evicted_flows}}
 
@@ -359,11 +363,11 @@ def _seconds(ns):
 def _half_json(half, idle):
     if half is None:
         return {"packets": 0, "bytes": 0, "flags": "", "size": 0, "win": 0, "mac": None}
-    if half.state == _RESET:
+    if half.state == RESET:
         text = "RESET"
-    elif half.state == _CLOSED:
+    elif half.state == CLOSED:
         text = "CLOSED"
-    elif half.state == _DONE:
+    elif half.state == DONE:
         text = "DONE"
     elif idle:
         text = "IDLE"
@@ -393,7 +397,8 @@ def _endpoint_or_mac(addr, port):
     return _mac_text(addr)
 
 
-def _log_json(entry, name):
+def log_entry_json(entry, name):
+    """One entry of TrafficMonitor.log as JSON-able data (the `other` table, the logs)."""
     (ts, ifindex, size, proto, tunnel, src, dst, sport, dport, icmp_type, icmp_code,
      icmp6_type, icmp6_code, arp_op, arp_spa, arp_tpa) = entry
     if arp_op is not None:

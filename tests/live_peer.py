@@ -12,7 +12,6 @@
 
 Bounded in count and time; only to the addresses given (the test's own namespaces).
 """
-import os
 import select
 import socket
 import struct

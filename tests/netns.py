@@ -39,6 +39,13 @@ def require_live(testcase):
         raise unittest.SkipTest(reason)
 
 
+def reap(proc):
+    """End a helper process the test started, and collect it."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
+
+
 def sh(*argv, **kwargs):
     return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           check=kwargs.get("check", True), timeout=kwargs.get("timeout", 30))

@@ -45,16 +45,10 @@ class _Live(unittest.TestCase):
         """Start iptraf.py --dump in a namespace; returns the process once it captures."""
         proc = self.pair.popen(ns, [sys.executable, netns.IPTRAF, "-i", ifname, "--dump",
                                     "-t", "%ds" % seconds] + list(extra))
-        self.addCleanup(_reap, proc)
+        self.addCleanup(netns.reap, proc)
         time.sleep(1.0)       # started and bound: the program needs well under a second
         self.assertIsNone(proc.poll(), proc.stderr.read() if proc.poll() is not None else "")
         return proc
-
-
-def _reap(proc):
-    if proc.poll() is None:
-        proc.kill()
-    proc.communicate()
 
 
 class VethTest(_Live):
@@ -64,7 +58,7 @@ class VethTest(_Live):
         pair = self.pair
         server = pair.popen(pair.b, [sys.executable, netns.PEER, "serve", pair.ip_b,
                                      pair.ip6_b, 8])
-        self.addCleanup(_reap, server)
+        self.addCleanup(netns.reap, server)
         self.assertEqual(server.stdout.readline().strip(), b"ready")
         written = os.path.join(self.tmp.name, "veth.pcap")
         proc = self.capture(pair.b, pair.if_b, 5, "--capture-mode", mode, "-w", written)
@@ -234,7 +228,7 @@ class EngineTest(_Live):
             with self.subTest(mode=mode):
                 probe = pair.popen(pair.b, [sys.executable, PROBE, "hold", pair.if_b, mode,
                                             2, 3])
-                self.addCleanup(_reap, probe)
+                self.addCleanup(netns.reap, probe)
                 self.assertEqual(probe.stdout.readline().strip(), b"ready")
                 pair.python(pair.a, netns.PEER, "flood", pair.if_a, 20000, 1000)
                 out, err = probe.communicate(timeout=30)
@@ -294,13 +288,13 @@ class KernelFilterTest(_Live):
         pair = self.pair
         server = pair.popen(pair.b, [sys.executable, netns.PEER, "serve", pair.ip_b,
                                      pair.ip6_b, 10])
-        self.addCleanup(_reap, server)
+        self.addCleanup(netns.reap, server)
         self.assertEqual(server.stdout.readline().strip(), b"ready")
         for mode in ("ring", "socket"):
             with self.subTest(mode=mode):
                 probe = pair.popen(pair.b, [sys.executable, PROBE, "filter", pair.if_b, mode,
                                             "udp dst port 9000", 3])
-                self.addCleanup(_reap, probe)
+                self.addCleanup(netns.reap, probe)
                 self.assertEqual(probe.stdout.readline().strip(), b"ready")
                 before = pair.counters(pair.b, pair.if_b)
                 pair.python(pair.a, netns.PEER, "client", pair.ip_b, pair.ip6_b, 2000)

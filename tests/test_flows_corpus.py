@@ -15,7 +15,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from netdecode.flows import TrafficMonitor, endpoint_text  # noqa: E402
+from netdecode.flows import TrafficMonitor  # noqa: E402
 from netdecode.monitor import Monitor, Options  # noqa: E402
 from netdecode.pcap import CaptureError, open_capture  # noqa: E402
 

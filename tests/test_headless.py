@@ -98,11 +98,11 @@ class LiveTest(unittest.TestCase):
         pair = self.pair
         server = pair.popen(pair.b, [sys.executable, netns.PEER, "serve", pair.ip_b,
                                      pair.ip6_b, 6])
-        self.addCleanup(server.kill)
+        self.addCleanup(netns.reap, server)
         self.assertEqual(server.stdout.readline().strip(), b"ready")
         proc = pair.popen(pair.b, [sys.executable, IPTRAF, "-i", pair.if_b, "--json",
                                    "--interval", "0.5"])
-        self.addCleanup(proc.kill)
+        self.addCleanup(netns.reap, proc)
         time.sleep(1.0)
         pair.python(pair.a, netns.PEER, "client", pair.ip_b, pair.ip6_b, 3000)
         time.sleep(1.0)

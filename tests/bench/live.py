@@ -19,7 +19,6 @@ import shutil
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import time
 
