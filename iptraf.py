@@ -28,6 +28,8 @@ examples:
   sudo python3 iptraf.py -i eth0 --dump -t 30s         30 seconds of eth0, live
   sudo python3 iptraf.py -i all --dump -w all.pcapng   every interface, also to a file
   sudo python3 iptraf.py -s eth0 --json -F 'not port 22'  services, leaving out ssh
+  sudo python3 iptraf.py -i eth0 -B -L                 in the background, logging to
+                                                       /var/log/iptraf/ip_traffic-1.log
 
 --dump keys (a key that does not apply is left out):
   n ts len caplen eth_src eth_dst vlan ip_src ip_dst ip_proto ip_len ip_ttl
@@ -35,7 +37,11 @@ examples:
   tcp_win tcp_len udp_sport udp_dport udp_len icmp_type icmp_code icmp6_type
   icmp6_code arp_op error iface dir
 len is the wire length (link header included, FCS excluded); caplen what was captured.
-Live capture needs root or CAP_NET_RAW.
+
+Byte counts everywhere are wire lengths, link header included and FCS excluded: what
+Wireshark's statistics and the kernel's /proc/net/dev count.  Live capture needs root
+or CAP_NET_RAW.  Logs go to /var/log/iptraf/; SIGHUP or SIGUSR1 reopen them, SIGUSR2
+or SIGTERM end a background (-B) run.
 """
 
 
@@ -59,7 +65,14 @@ def _duration(text):
 def _parser():
     import argparse
     from netdecode.capture import DEFAULT_RING_BYTES, DEFAULT_SNAPLEN
-    ap = argparse.ArgumentParser(
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message):
+            """One line for a wrong or conflicting flag, then exit 2 (argparse would
+            print the whole usage first)."""
+            self.exit(2, "%s: %s (see %s --help)\n" % (_PROG, message, _PROG))
+
+    ap = Parser(
         prog=_PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="IP traffic monitor: decodes live traffic and pcap/pcapng captures.",
         epilog=_EPILOG)

@@ -135,11 +135,23 @@ class LogDirectoryTest(unittest.TestCase):
         for argv, text in ((["-g", "-B", "-r", "x.pcap"], "not with -r"),
                            (["-g", "-B", "--json"], "give --json a PATH"),
                            (["-g", "--log-interval", "0", "--json"], "--log-interval"),
-                           (["-g"], "give --json or -L")):
+                           (["-g"], "give --json or -L"),
+                           (["-i", "lo", "-g", "--json"], "not allowed with argument"),
+                           (["-d"], "expected one argument"),
+                           (["-g", "--json", "--snaplen", "10"], "--snaplen"),
+                           (["-g", "--json", "--ring-mb", "0"], "--ring-mb"),
+                           (["-g", "--json", "--interval", "-1"], "--interval"),
+                           (["-g", "--json", "--capture-mode", "mmap"], "invalid choice"),
+                           (["--dump", "-s", "lo"], "--dump reads"),
+                           (["--dump"], "give -r FILE or -i IFACE"),
+                           (["--frobnicate"], "unrecognized arguments")):
             with self.subTest(argv=argv):
                 proc = self.run_iptraf(*argv)
                 self.assertEqual(proc.returncode, 2)
-                self.assertIn(text, proc.stderr.decode())
+                err = proc.stderr.decode()
+                self.assertIn(text, err)
+                self.assertEqual(err.count("\n"), 1, err)
+                self.assertTrue(err.startswith("iptraf.py: ") and err.endswith("--help)\n"))
 
 
 if __name__ == "__main__":
