@@ -34,6 +34,14 @@ class BenchSmokeTest(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertEqual(len(_RATE.findall(out)), 8, out)
 
+    def test_filter(self):
+        rc, out, err = _bench("filter.py", "--frames", "20000", "--repeat", "1",
+                              "--reference-frames", "2000")
+        self.assertEqual(rc, 0, err)
+        rows = {m.group(1).strip(): int(m.group(2)) for m in _RATE.finditer(out)}
+        for name in ("read+decode", "read+match", "read+match+decode (all)"):
+            self.assertGreater(rows.get(name, 0), 0, out)
+
     def test_live(self):
         netns.require_live(self)
         rc, out, err = _bench("live.py", "--rates", "20000", "--seconds", "1")

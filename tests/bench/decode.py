@@ -100,6 +100,20 @@ def build_capture(path, count):
             w.write((ts, 0, None, 1, data, len(data)))
 
 
+def bench_capture(frames, path=None):
+    """The benchmark capture of ``frames`` frames, built once (deterministically) and
+    kept in the temp directory; ``path`` uses a given file instead."""
+    if path is None:
+        path = os.path.join(tempfile.gettempdir(), "iptraf-bench-%d-%d.pcap" % (_SEED, frames))
+    if not os.path.exists(path):
+        t = time.perf_counter()
+        build_capture(path + ".part", frames)
+        os.rename(path + ".part", path)
+        print("built %s (%d frames, %.1f MB) in %.1f s" % (
+            path, frames, os.path.getsize(path) / 1e6, time.perf_counter() - t))
+    return path
+
+
 def run_read(path):
     n = 0
     with open_capture(path) as r:
@@ -183,14 +197,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--file", help="capture to use (default: build one in the temp dir)")
     args = ap.parse_args()
-    path = args.file or os.path.join(tempfile.gettempdir(),
-                                     "iptraf-bench-%d-%d.pcap" % (_SEED, args.frames))
-    if not os.path.exists(path):
-        t = time.perf_counter()
-        build_capture(path + ".part", args.frames)
-        os.rename(path + ".part", path)
-        print("built %s (%d frames, %.1f MB) in %.1f s" % (
-            path, args.frames, os.path.getsize(path) / 1e6, time.perf_counter() - t))
+    path = bench_capture(args.frames, args.file)
     runs = [("read", run_read), ("read+decode", run_decode), ("read+reference", run_reference),
             ("read+decode+flows", run_flows), ("minimal parser+flows", run_minimal)]
     try:

@@ -12,7 +12,6 @@ with ratios to read+decode.
 import argparse
 import os
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -20,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from decode import _SEED, build_capture, run_decode  # noqa: E402
+from decode import bench_capture, run_decode  # noqa: E402
 from netdecode import counters  # noqa: E402
 from netdecode.flows import TrafficMonitor  # noqa: E402
 from netdecode.monitor import Monitor, Options  # noqa: E402
@@ -52,10 +51,7 @@ def main():
     ap.add_argument("--frames", type=int, default=1000000)
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
-    path = os.path.join(tempfile.gettempdir(), "iptraf-bench-%d-%d.pcap" % (_SEED, args.frames))
-    if not os.path.exists(path):
-        build_capture(path + ".part", args.frames)
-        os.rename(path + ".part", path)
+    path = bench_capture(args.frames)
     runs = [("read+decode", lambda: run_decode(path))]
     for name, make in FACILITIES:
         runs.append((name, lambda make=make: run_monitor(path, [make])))

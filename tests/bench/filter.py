@@ -4,7 +4,7 @@
     python3 tests/bench/filter.py                  # 1,000,000 frames
     python3 tests/bench/filter.py --frames 200000 --repeat 3 --expr 'tcp port 443'
 
-Uses the capture of tests/bench/decode.py (its ``build_capture``, same seed, same cached
+Uses the capture of tests/bench/decode.py (its ``bench_capture``, same seed, same cached
 file in the temp directory) and times, in one run:
 
 * read:                       netdecode.pcap's reader alone
@@ -23,14 +23,13 @@ costs at most a third of the decode throughput.
 import argparse
 import os
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, HERE)
 
-from decode import _SEED, build_capture  # noqa: E402  (tests/bench/decode.py)
+from decode import bench_capture  # noqa: E402  (tests/bench/decode.py)
 from netdecode.decode import decode  # noqa: E402
 from netdecode.filter import Filter  # noqa: E402
 from netdecode.pcap import open_capture  # noqa: E402
@@ -109,14 +108,7 @@ def main():
     ap.add_argument("--reference-frames", type=int, default=50000)
     ap.add_argument("--file", help="capture to use (default: build one in the temp dir)")
     args = ap.parse_args()
-    path = args.file or os.path.join(tempfile.gettempdir(),
-                                     "iptraf-bench-%d-%d.pcap" % (_SEED, args.frames))
-    if not os.path.exists(path):
-        t = time.perf_counter()
-        build_capture(path + ".part", args.frames)
-        os.rename(path + ".part", path)
-        print("built %s (%d frames, %.1f MB) in %.1f s" % (
-            path, args.frames, os.path.getsize(path) / 1e6, time.perf_counter() - t))
+    path = bench_capture(args.frames, args.file)
     flt = Filter(args.expr)
     print("python %s, %s, filter %r" % (sys.version.split()[0], path, args.expr))
     runs = [("read", run_read), ("read+decode", run_decode), ("read+match", run_match),
