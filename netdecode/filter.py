@@ -942,6 +942,29 @@ _PROTO_WORDS = {
 }
 
 
+# a protocol keyword alone: (IP protocol, the IP version it implies, the next header
+# qualifier) for gen_proto, or an ethertype for gen_linktype (gencode.c's switch)
+_ABBREV_IPPROTO = {
+    "SCTP": (_IPPROTO_SCTP, "DEFAULT", "DEFAULT"),
+    "TCP": (_IPPROTO_TCP, "DEFAULT", "DEFAULT"),
+    "UDP": (_IPPROTO_UDP, "DEFAULT", "DEFAULT"),
+    "ICMP": (_IPPROTO_ICMP, "IP", "DEFAULT"),
+    "IGMP": (_IPPROTO_IGMP, "IP", "DEFAULT"),
+    "IGRP": (_IPPROTO_IGRP, "IP", "DEFAULT"),
+    "PIM": (_IPPROTO_PIM, "DEFAULT", "DEFAULT"),
+    "VRRP": (_IPPROTO_VRRP, "IP", "DEFAULT"),
+    "CARP": (_IPPROTO_VRRP, "IP", "DEFAULT"),
+    "ICMPV6": (_IPPROTO_ICMPV6, "IPV6", "DEFAULT"),
+    "AH": (_IPPROTO_AH, "DEFAULT", "DEFAULT"),
+    "ESP": (_IPPROTO_ESP, "DEFAULT", "DEFAULT"),
+}
+_ABBREV_ETHERTYPE = {
+    "IP": _ETH_P_IP, "ARP": _ETH_P_ARP, "RARP": _ETH_P_RARP, "IPV6": _ETH_P_IPV6,
+    "DECNET": _ETH_P_DNA_RT, "SCA": _ETH_P_SCA, "LAT": _ETH_P_LAT,
+    "MOPDL": _ETH_P_DNA_DL, "MOPRC": _ETH_P_DNA_RC,
+}
+
+
 class _CodeGen(object):
     """gencode.c for the supported link types and primitives, one compilation."""
 
@@ -1311,46 +1334,13 @@ class _CodeGen(object):
         raise self.fail("'%s proto' is bogus" % _PROTO_WORDS[proto])
 
     def gen_proto_abbrev(self, proto):
-        if proto == "SCTP":
-            return self.gen_proto(_IPPROTO_SCTP, "DEFAULT", "DEFAULT")
-        if proto == "TCP":
-            return self.gen_proto(_IPPROTO_TCP, "DEFAULT", "DEFAULT")
-        if proto == "UDP":
-            return self.gen_proto(_IPPROTO_UDP, "DEFAULT", "DEFAULT")
-        if proto == "ICMP":
-            return self.gen_proto(_IPPROTO_ICMP, "IP", "DEFAULT")
-        if proto == "IGMP":
-            return self.gen_proto(_IPPROTO_IGMP, "IP", "DEFAULT")
-        if proto == "IGRP":
-            return self.gen_proto(_IPPROTO_IGRP, "IP", "DEFAULT")
-        if proto == "PIM":
-            return self.gen_proto(_IPPROTO_PIM, "DEFAULT", "DEFAULT")
-        if proto in ("VRRP", "CARP"):
-            return self.gen_proto(_IPPROTO_VRRP, "IP", "DEFAULT")
-        if proto == "IP":
-            return self.gen_linktype(_ETH_P_IP)
-        if proto == "ARP":
-            return self.gen_linktype(_ETH_P_ARP)
-        if proto == "RARP":
-            return self.gen_linktype(_ETH_P_RARP)
-        if proto == "IPV6":
-            return self.gen_linktype(_ETH_P_IPV6)
-        if proto == "ICMPV6":
-            return self.gen_proto(_IPPROTO_ICMPV6, "IPV6", "DEFAULT")
-        if proto == "AH":
-            return self.gen_proto(_IPPROTO_AH, "DEFAULT", "DEFAULT")
-        if proto == "ESP":
-            return self.gen_proto(_IPPROTO_ESP, "DEFAULT", "DEFAULT")
-        if proto == "DECNET":
-            return self.gen_linktype(_ETH_P_DNA_RT)
-        if proto == "SCA":
-            return self.gen_linktype(_ETH_P_SCA)
-        if proto == "LAT":
-            return self.gen_linktype(_ETH_P_LAT)
-        if proto == "MOPDL":
-            return self.gen_linktype(_ETH_P_DNA_DL)
-        if proto == "MOPRC":
-            return self.gen_linktype(_ETH_P_DNA_RC)
+        """A protocol keyword on its own (``tcp``, ``arp``...), as gencode.c's switch."""
+        ip = _ABBREV_IPPROTO.get(proto)
+        if ip is not None:
+            return self.gen_proto(*ip)
+        ethertype = _ABBREV_ETHERTYPE.get(proto)
+        if ethertype is not None:
+            return self.gen_linktype(ethertype)
         if proto == "LINK":
             raise self.fail("link layer applied in wrong context")
         raise self.fail("'%s' is not supported by this filter compiler"
