@@ -25,6 +25,7 @@ from netdecode.counters import (  # noqa: E402
     DetailedStats, GeneralStats, LanStats, ServiceStats, SizeStats,
 )
 from netdecode.decode import decode  # noqa: E402
+import corpus  # noqa: E402
 from netdecode.ip import ipv4_checksum_ok  # noqa: E402
 from netdecode.monitor import Monitor, Options  # noqa: E402
 from netdecode.packet import ETHERTYPE  # noqa: E402
@@ -34,8 +35,6 @@ SEC = 10**9
 T0 = 1764000000 * SEC
 MS = SEC // 1000
 BCAST = "ff:ff:ff:ff:ff:ff"
-CORPUS = os.path.join(ROOT, "..", "shared", "corpus")
-TRUTH = os.path.join(CORPUS, "truth")
 
 
 def options(**kw):
@@ -653,19 +652,6 @@ PINNED = {
 }
 
 
-def _truth_rows(name, pcapng):
-    with open(os.path.join(TRUTH, name + ".tsv"), encoding="utf-8", errors="replace") as f:
-        lines = f.read().splitlines()
-    head = lines[0].split("\t")
-    rows = []
-    for line in lines[1:]:
-        row = dict(zip(head, line.split("\t")))
-        if pcapng and not row.get("frame.interface_id"):
-            continue                    # a custom block, which tshark lists as a frame
-        rows.append(row)
-    return rows
-
-
 def _classify(row):
     """What each counter means, from tshark's columns: (family, transport, ported,
     direction, group); None where the truth cannot tell."""
@@ -808,34 +794,22 @@ def _read_frames(path):
     return frames, None
 
 
-@unittest.skipUnless(os.path.isdir(TRUTH), "no ../shared/corpus beside the project")
+@unittest.skipUnless(corpus.available(), "no ../shared/corpus beside the project")
 class CorpusTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.unreadable = set()
-        with open(os.path.join(TRUTH, "UNREADABLE.txt"), encoding="utf-8") as f:
-            cut_short = set()
-            for line in f:
-                if line.strip() and not line.startswith("#"):
-                    name, _, rest = line.partition("\t")
-                    (cls.unreadable if "frames_read=0" in rest else cut_short).add(name)
-        cls.cut_short = cut_short
-        cls.files = sorted(name for name in os.listdir(CORPUS)
-                           if name.endswith((".pcap", ".pcapng"))
-                           and name not in cls.unreadable)
+        cls.cut_short = {n for n, read in corpus.frames_read().items() if read}
+        cls.files = corpus.captures()
 
     def test_every_facility_agrees_with_wireshark(self):
         self.assertGreater(len(self.files), 100)
         for name in self.files:
             with self.subTest(file=name):
-                path = os.path.join(CORPUS, name)
-                frames, error = _read_frames(path)
+                frames, error = _read_frames(os.path.join(corpus.CORPUS, name))
                 # the two cut-short files: the frames before the damage
                 self.assertEqual(error is not None, name in self.cut_short, str(error))
-                with open(path, "rb") as f:
-                    pcapng = f.read(4) == b"\x0a\x0d\x0d\x0a"
-                rows = _truth_rows(name, pcapng)
+                rows = corpus.truth_rows(name)
                 self.assertEqual(len(frames), len(rows), "frame count")
                 o = options()
                 sinks = (GeneralStats(o), DetailedStats(o), ServiceStats(o), SizeStats(o),
@@ -858,7 +832,7 @@ class CorpusTest(unittest.TestCase):
         """The facilities inline ip.ipv4_checksum_ok for speed: same verdicts."""
         errors = 0
         for name in self.files:
-            frames, _ = _read_frames(os.path.join(CORPUS, name))
+            frames, _ = _read_frames(os.path.join(corpus.CORPUS, name))
             records = [decode(*frame) for frame in frames]
             d = DetailedStats(options())
             for record in records:

@@ -29,11 +29,12 @@ from builders import (  # noqa: E402
     jumbo_hopopts, llc, loop, mac, mpls, null, ppp, pppoe_session, radiotap_80211, routing,
     sctp, sll, sll2, snap, tcp, udp, vxlan,
 )
+import corpus  # noqa: E402
 from netdecode.decode import SUPPORTED_LINKTYPES, decode, decode_layers  # noqa: E402
 from netdecode.ip import ipv4_checksum_ok  # noqa: E402
 from netdecode.packet import FIELDS, Packet  # noqa: E402
 
-CORPUS = os.path.join(_ROOT, "..", "shared", "corpus")
+CORPUS = corpus.CORPUS
 
 TS = 1700000000123456789
 IFINDEX = 3

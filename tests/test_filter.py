@@ -23,13 +23,14 @@ import tempfile  # noqa: E402
 import unittest  # noqa: E402
 
 import builders as b  # noqa: E402
+import corpus  # noqa: E402
 from netdecode import filter as F  # noqa: E402
 from netdecode.filter import Filter, FilterError, Program, compile_filter  # noqa: E402
 from netdecode.pcap import CaptureError, PcapWriter, open_capture  # noqa: E402
 
 CI = os.environ.get("CI") == "true"
 TCPDUMP = shutil.which("tcpdump")
-CORPUS = os.path.join(os.path.dirname(HERE), "..", "shared", "corpus")
+CORPUS = corpus.CORPUS
 
 EN10MB, RAW, LOOP, NULL, SLL, IPV4, IPV6, SLL2 = 1, 101, 108, 0, 113, 228, 229, 276
 # tcpdump -y names, and what tcpdump calls each link type
@@ -864,11 +865,7 @@ class CorpusTest(unittest.TestCase):
             raise unittest.SkipTest("no corpus at %s" % CORPUS)
         require_tcpdump()
         cls.tmp = tempfile.mkdtemp(prefix="test-filter-")
-        unreadable = set()
-        with open(os.path.join(CORPUS, "truth", "UNREADABLE.txt")) as f:
-            for line in f:
-                if not line.startswith("#") and "frames_read=0" in line:
-                    unreadable.add(line.split("\t")[0])
+        unreadable = {name for name, read in corpus.frames_read().items() if read == 0}
         cls.frames = {}
         for name in sorted(os.listdir(CORPUS)):
             path = os.path.join(CORPUS, name)

@@ -7,28 +7,24 @@ left to the "other" table on purpose are left out of the truth too: TCP inside a
 (IP-in-IP, 6in4, GRE, VXLAN...), TCP headers quoted in ICMP errors, and headers cut
 before the flags.
 """
-import csv
 import os
 import sys
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
 
+import corpus  # noqa: E402
 from netdecode.flows import TrafficMonitor  # noqa: E402
 from netdecode.monitor import Monitor, Options  # noqa: E402
 from netdecode.pcap import CaptureError, open_capture  # noqa: E402
 
-CORPUS = os.path.join(HERE, "..", "..", "shared", "corpus")
 _TUNNELS = {"gre", "vxlan", "geneve", "teredo", "gtp"}
 
-def _truth_connections(path, pcapng):
+def _truth_connections(name):
     conns = {}
-    with open(path, encoding="utf-8", errors="replace") as f:
-        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    for row in rows:
-        if pcapng and not row.get("frame.interface_id"):
-            continue                      # a custom block, not a frame
+    for row in corpus.truth_rows(name):
         chain = row["frame.protocols"].split(":")
         if "tcp" not in chain or not row.get("tcp.flags"):
             continue
@@ -73,29 +69,18 @@ def _our_connections(path):
     return conns
 
 
-@unittest.skipUnless(os.path.isdir(CORPUS), "no ../shared/corpus beside the project")
+@unittest.skipUnless(corpus.available(), "no ../shared/corpus beside the project")
 class TrafficAgainstWiresharkTest(unittest.TestCase):
 
     def test_every_file(self):
-        unreadable = set()
-        with open(os.path.join(CORPUS, "truth", "UNREADABLE.txt")) as f:
-            for line in f:
-                if "frames_read=0" in line:
-                    unreadable.add(line.split("\t")[0])
-        files = sorted(n for n in os.listdir(CORPUS) if n.endswith((".pcap", ".pcapng"))
-                       and n not in unreadable)
         compared = 0
-        for name in files:
-            path = os.path.join(CORPUS, name)
-            with open(path, "rb") as f:
-                pcapng = f.read(4) == b"\x0a\x0d\x0d\x0a"
-            truth = _truth_connections(os.path.join(CORPUS, "truth", name + ".tsv"), pcapng)
-            ours = _our_connections(path)
+        for name in corpus.captures():
+            truth = _truth_connections(name)
+            ours = _our_connections(os.path.join(corpus.CORPUS, name))
             with self.subTest(file=name):
                 self.assertEqual(ours, truth)
             compared += sum(p for per_dir in truth.values() for p, _ in per_dir.values())
         self.assertGreater(compared, 5000)        # TCP frames in connections, all files
-
 
 if __name__ == "__main__":
     unittest.main()

@@ -18,12 +18,14 @@ from unittest import mock
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, _REPO)
+sys.path.insert(0, os.path.join(_REPO, "tests"))
 
+import corpus  # noqa: E402
 from netdecode import pcap  # noqa: E402
 from netdecode.pcap import (  # noqa: E402
     CaptureError, Interface, PcapWriter, PcapngWriter, open_capture)
 
-_CORPUS = os.path.join(_REPO, "..", "shared", "corpus")
+_CORPUS = corpus.CORPUS
 _NS = 10 ** 9
 
 
@@ -735,22 +737,7 @@ def _corpus_files():
 
 
 def _truth_rows(name):
-    with open(os.path.join(_CORPUS, "truth", name + ".tsv"), encoding="utf-8") as f:
-        lines = f.read().splitlines()
-    header = lines[0].split("\t")
-    return [dict(zip(header, line.split("\t"))) for line in lines[1:] if line]
-
-
-def _unreadable():
-    """file -> frames tshark read before failing, from truth/UNREADABLE.txt."""
-    result = {}
-    with open(os.path.join(_CORPUS, "truth", "UNREADABLE.txt"), encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            fields = line.split("\t")
-            result[fields[0]] = int(fields[2].split("=")[1])
-    return result
+    return corpus.truth_rows(name, custom_blocks=True)
 
 
 def _formats():
@@ -786,7 +773,7 @@ class CorpusTest(_FramesCase):
         self.assertGreater(len(_corpus_files()), 100)
 
     def test_unreadable_files(self):
-        unreadable = _unreadable()
+        unreadable = corpus.frames_read()
         formats = _formats()
         self.assertTrue(unreadable)
         for name, nread in sorted(unreadable.items()):
@@ -800,7 +787,7 @@ class CorpusTest(_FramesCase):
                     self._check_frames(name, frames, _truth_rows(name), formats[name])
 
     def test_readable_files_match_tshark(self):
-        unreadable = _unreadable()
+        unreadable = corpus.frames_read()
         formats = _formats()
         checked = 0
         for name in _corpus_files():
