@@ -1183,14 +1183,11 @@ class _CodeGen(object):
 
     # hosts and networks
     def gen_hostop(self, addr, mask, direction, proto, src_off, dst_off):
-        if direction == "SRC":
-            offset = src_off
-        elif direction == "DST":
-            offset = dst_off
-        else:
-            b0 = self.gen_hostop(addr, mask, "SRC", proto, src_off, dst_off)
-            b1 = self.gen_hostop(addr, mask, "DST", proto, src_off, dst_off)
-            return _and(b0, b1) if direction == "AND" else _or(b0, b1)
+        return self.gen_dirs(direction,
+                             lambda: self._hostop(addr, mask, proto, src_off),
+                             lambda: self._hostop(addr, mask, proto, dst_off))
+
+    def _hostop(self, addr, mask, proto, offset):
         b0 = self.gen_linktype(proto)
         b1 = self.mcmp(_OR_LINKPL, offset, _BPF_W, addr, mask)
         return _and(b0, b1)
@@ -1215,14 +1212,11 @@ class _CodeGen(object):
         raise self.fail("'%s' modifier applied to %s" % (_PROTO_WORDS[proto], typestr))
 
     def gen_hostop6(self, addr, mask, direction, proto, src_off, dst_off):
-        if direction == "SRC":
-            offset = src_off
-        elif direction == "DST":
-            offset = dst_off
-        else:
-            b0 = self.gen_hostop6(addr, mask, "SRC", proto, src_off, dst_off)
-            b1 = self.gen_hostop6(addr, mask, "DST", proto, src_off, dst_off)
-            return _and(b0, b1) if direction == "AND" else _or(b0, b1)
+        return self.gen_dirs(direction,
+                             lambda: self._hostop6(addr, mask, proto, src_off),
+                             lambda: self._hostop6(addr, mask, proto, dst_off))
+
+    def _hostop6(self, addr, mask, proto, offset):
         a = struct.unpack("!4I", addr)
         m = struct.unpack("!4I", mask)
         b1 = self.mcmp(_OR_LINKPL, offset + 12, _BPF_W, a[3], m[3])
@@ -1267,23 +1261,29 @@ class _CodeGen(object):
         b2 = self.cmp_le(_OR_TRAN_IPV6, off, _BPF_H, v2)
         return _and(b1, b2)
 
-    def gen_dirs(self, atom, direction):
+    def gen_dirs(self, direction, src, dst):
+        """The source test, the destination test, or both (made in that order, as libpcap
+        makes them) joined as the qualifier says: ``src and dst``, else ``or``."""
         if direction == "SRC":
-            return atom(0)
+            return src()
         if direction == "DST":
-            return atom(2)
-        tmp = atom(0)
-        b1 = atom(2)
-        return _and(tmp, b1) if direction == "AND" else _or(tmp, b1)
+            return dst()
+        b0 = src()
+        b1 = dst()
+        return _and(b0, b1) if direction == "AND" else _or(b0, b1)
+
+    def gen_port_dirs(self, atom, direction):
+        """Ports: the source port at transport offset 0, the destination at 2."""
+        return self.gen_dirs(direction, lambda: atom(0), lambda: atom(2))
 
     def gen_portop(self, atom, proto, direction):
         tmp = self.cmp(_OR_LINKPL, 9, _BPF_B, proto)
         b0 = _and(tmp, self.gen_ipfrag())
-        return _and(b0, self.gen_dirs(atom, direction))
+        return _and(b0, self.gen_port_dirs(atom, direction))
 
     def gen_portop6(self, atom, proto, direction):
         b0 = self.cmp(_OR_LINKPL, 6, _BPF_B, proto)
-        return _and(b0, self.gen_dirs(atom, direction))
+        return _and(b0, self.gen_port_dirs(atom, direction))
 
     def gen_port_any(self, op, atom, ethertype, proto, direction):
         b0 = self.gen_linktype(ethertype)
@@ -1459,13 +1459,8 @@ class _CodeGen(object):
         return text.replace("-", ":").replace(".", ":")
 
     def gen_ehostop(self, mac, direction):
-        if direction == "SRC":
-            return self.bcmp(_OR_LINKHDR, 6, mac)
-        if direction == "DST":
-            return self.bcmp(_OR_LINKHDR, 0, mac)
-        b0 = self.gen_ehostop(mac, "SRC")
-        b1 = self.gen_ehostop(mac, "DST")
-        return _and(b0, b1) if direction == "AND" else _or(b0, b1)
+        return self.gen_dirs(direction, lambda: self.bcmp(_OR_LINKHDR, 6, mac),
+                             lambda: self.bcmp(_OR_LINKHDR, 0, mac))
 
     def gen_scode(self, name, q):
         proto, direction, addr, word = q
