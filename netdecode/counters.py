@@ -48,7 +48,7 @@ Definitions every facility shares:
   the span goes on.  Nothing here reads the clock.
 * **Bounds**: every table (interfaces, services, stations) holds at most
   ``options.max_entries``; when a new entry would overflow it, the stalest sixteenth (by
-  the time its last packet was seen) is dropped first, with ``heapq.nsmallest``: O(n log
+  the time its last packet was seen) is dropped first (``monitor.stalest``): O(n log
   n/16) once every n/16 new entries, amortised O(1) per packet.  Each dropped entry is
   counted in ``evicted``.
 * ``ifindex`` (the constructor's): count only that interface's frames; None counts all.
@@ -81,9 +81,9 @@ Per facility:
   that every frame with both addresses is one row's out and one row's in.  IP packets
   are those whose link layer says IPv4 or IPv6.
 """
-import heapq
 import itertools
 
+from .monitor import stalest
 from .packet import (
     DATA, DPORT, ERROR, ETH_DST, ETH_SRC, ETHERTYPE, IFINDEX, IP6_DST, IP_DST, IP_HDR, LEN,
     LINKTYPE, PKTTYPE, PROTO, SPORT, TS, TUNNEL,
@@ -109,7 +109,6 @@ _MAC_LINKTYPES = frozenset((1, 113, 127, 276))
 
 _PROTO_NAMES = {6: "tcp", 17: "udp"}
 _SIZE_BINS = 20
-_EVICT_SHARE = 16
 
 
 def _seconds(ns):
@@ -142,11 +141,6 @@ def _ip_damaged(record):
 def _last_seen(entry):
     last = entry.last
     return last if last is not None else -1
-
-
-def _stalest(entries, size):
-    """The stalest sixteenth (at least one) of ``size`` entries, by last packet seen."""
-    return heapq.nsmallest(max(1, size // _EVICT_SHARE), entries, key=_last_seen)
 
 
 class _Span(object):
@@ -222,7 +216,7 @@ class GeneralStats(object):
     def _new(self, record):
         table = self.interfaces
         if len(table) >= self._cap:
-            for entry in _stalest(table.values(), len(table)):
+            for entry in stalest(table.values(), len(table), _last_seen):
                 del table[entry.ifindex]
                 self.evicted += 1
         if self._span.start is None:
@@ -507,7 +501,7 @@ class ServiceStats(object):
     def _new(self, key, ts):
         table = self.services
         if len(table) >= self._cap:
-            for entry in _stalest(table.values(), len(table)):
+            for entry in stalest(table.values(), len(table), _last_seen):
                 del table[entry.key]
                 self.evicted += 1
         if self._span.start is None:
@@ -694,7 +688,7 @@ class LanStats(object):
     def _new(self, table, ifindex, mac, ts):
         if self.size >= self._cap:
             stations = itertools.chain.from_iterable(t.values() for t in self.tables.values())
-            for entry in _stalest(stations, self.size):
+            for entry in stalest(stations, self.size, _last_seen):
                 del self.tables[entry.ifindex][entry.mac]
                 self.evicted += 1
                 self.size -= 1

@@ -28,9 +28,9 @@ tunnel's traffic: its outer addresses and inner ports belong to different header
 Every table holds at most ``options.max_entries``; when full, the stalest sixteenth is
 evicted (amortised O(1) per packet) and counted.
 """
-import heapq
 import socket
 
+from .monitor import stalest
 from .packet import (
     ARP_OP, ARP_SPA, ARP_TPA, DPORT, ETH_DST, ETH_SRC, ETHERTYPE, ICMP6_CODE, ICMP6_TYPE,
     ICMP_CODE, ICMP_TYPE, IFINDEX, IP6_DST, IP6_SRC, IP_DST, IP_SRC, LEN, LLC_DSAP, PROTO,
@@ -352,11 +352,11 @@ def _flow_age(flow):
 
 
 def _evict(table, age):
-    """Drop the stalest sixteenth of a full table; returns how many went."""
-    count = max(1, len(table) // 16)
-    for key in heapq.nsmallest(count, table, key=lambda k: age(table[k])):
+    """Drop the stalest entries of a full table; returns how many went."""
+    gone = stalest(table.items(), len(table), lambda item: age(item[1]))
+    for key, _ in gone:
         del table[key]
-    return count
+    return len(gone)
 
 
 def _seconds(ns):

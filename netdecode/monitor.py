@@ -13,16 +13,26 @@ Each facility is a sink; so are loggers, writers and detectors.  Time always com
 the packets, so replaying a capture gives what the live capture gave.
 ``Monitor.snapshot(sink)`` wraps a facility's snapshot in the ``--json`` envelope.
 """
+import heapq
 import time
 
 from .decode import decode
 
-__all__ = ["Monitor", "Options", "wall_clock_ns"]
+__all__ = ["Monitor", "Options", "wall_clock_ns", "stalest"]
+
+EVICT_SHARE = 16        # a full table drops this fraction of itself at once
 
 
 def wall_clock_ns():
     """Nanoseconds since the epoch (time.time_ns arrived in 3.7)."""
     return int(time.time() * 1e9)
+
+
+def stalest(entries, size, age):
+    """What a full table of ``size`` entries drops: its stalest sixteenth (at least one)
+    by ``age(entry)``, the time last seen.  Dropping a share at once keeps eviction
+    amortised O(1) per new entry, where dropping one would scan the table every time."""
+    return heapq.nsmallest(max(1, size // EVICT_SHARE), entries, key=age)
 
 
 class Options:
