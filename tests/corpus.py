@@ -4,12 +4,18 @@
 ``frames_read()`` maps each file tshark could not read whole to the frames it read
 before failing (0: not at all); ``captures()`` lists the capture files, the unreadable
 ones left out unless asked for; ``truth_rows(name)`` gives a file's per-frame truth as
-dicts, leaving out the rows tshark 4.0 makes of pcapng custom blocks, which are no frames.
+dicts, leaving out the rows tshark 4.0 makes of pcapng custom blocks, which are no frames;
+``read_frames(path)`` reads any capture whole, as far as it goes.
 """
 import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from netdecode.pcap import CaptureError, open_capture  # noqa: E402
 
 __all__ = ["CORPUS", "TRUTH", "available", "frames_read", "captures", "is_pcapng",
-           "truth_rows"]
+           "truth_rows", "read_frames"]
 
 CORPUS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                        "shared", "corpus"))
@@ -55,3 +61,16 @@ def truth_rows(name, custom_blocks=False):
     if not custom_blocks and is_pcapng(name):
         rows = [row for row in rows if row.get("frame.interface_id")]
     return rows
+
+
+def read_frames(path):
+    """(every frame the file yields, the CaptureError that stopped it or None); any
+    other exception propagates into the test."""
+    frames = []
+    try:
+        with open_capture(path) as reader:
+            for frame in reader.frames():
+                frames.append(frame)
+    except CaptureError as exc:
+        return frames, exc
+    return frames, None

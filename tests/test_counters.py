@@ -29,7 +29,7 @@ import corpus  # noqa: E402
 from netdecode.ip import ipv4_checksum_ok  # noqa: E402
 from netdecode.monitor import Monitor, Options  # noqa: E402
 from netdecode.packet import ETHERTYPE  # noqa: E402
-from netdecode.pcap import CaptureError, open_capture  # noqa: E402
+from netdecode.pcap import open_capture  # noqa: E402
 
 SEC = 10**9
 T0 = 1764000000 * SEC
@@ -782,18 +782,6 @@ def our_counts(general, detailed, service, size, lan, ethernet):
     return got
 
 
-def _read_frames(path):
-    """Every frame a file yields; the error that stopped it, if one did."""
-    frames = []
-    try:
-        with open_capture(path) as reader:
-            for frame in reader.frames():
-                frames.append(frame)
-    except CaptureError as exc:
-        return frames, exc
-    return frames, None
-
-
 @unittest.skipUnless(corpus.available(), "no ../shared/corpus beside the project")
 class CorpusTest(unittest.TestCase):
 
@@ -806,7 +794,7 @@ class CorpusTest(unittest.TestCase):
         self.assertGreater(len(self.files), 100)
         for name in self.files:
             with self.subTest(file=name):
-                frames, error = _read_frames(os.path.join(corpus.CORPUS, name))
+                frames, error = corpus.read_frames(os.path.join(corpus.CORPUS, name))
                 # the two cut-short files: the frames before the damage
                 self.assertEqual(error is not None, name in self.cut_short, str(error))
                 rows = corpus.truth_rows(name)
@@ -832,7 +820,7 @@ class CorpusTest(unittest.TestCase):
         """The facilities inline ip.ipv4_checksum_ok for speed: same verdicts."""
         errors = 0
         for name in self.files:
-            frames, _ = _read_frames(os.path.join(corpus.CORPUS, name))
+            frames, _ = corpus.read_frames(os.path.join(corpus.CORPUS, name))
             records = [decode(*frame) for frame in frames]
             d = DetailedStats(options())
             for record in records:

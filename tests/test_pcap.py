@@ -108,18 +108,6 @@ def sample_frames():
     ]
 
 
-def read_all(path):
-    """(frames, CaptureError or None); any other exception propagates into the test."""
-    frames = []
-    try:
-        with open_capture(path) as reader:
-            for frame in reader.frames():
-                frames.append(frame)
-    except CaptureError as exc:
-        return frames, exc
-    return frames, None
-
-
 def streamed(chunk):
     """Patches making the reader stream the file in ``chunk``-byte reads (no mmap)."""
     return (mock.patch("mmap.mmap", side_effect=OSError(19, "no mmap in this test")),
@@ -129,7 +117,7 @@ def streamed(chunk):
 def read_streamed(path, chunk):
     nomap, small = streamed(chunk)
     with nomap, small:
-        return read_all(path)
+        return corpus.read_frames(path)
 
 
 class _FramesCase(unittest.TestCase):
@@ -159,7 +147,7 @@ class _TempDirCase(_FramesCase):
         """Reading ``content`` yields ``nframes`` frames then a CaptureError matching
         ``pattern``, whether mapped or streamed in small chunks; returns the frames."""
         path = self.make(name, content)
-        frames, exc = read_all(path)
+        frames, exc = corpus.read_frames(path)
         self.assertIsInstance(exc, CaptureError)
         self.assertEqual(len(frames), nframes, str(exc))
         self.assertRegex(str(exc), "^" + re.escape(path) + ": ")
@@ -182,7 +170,7 @@ class WriterRoundTripTest(_TempDirCase):
         with PcapWriter(path, 1) as writer:
             for frame in frames:
                 writer.write(frame)
-        got, exc = read_all(path)
+        got, exc = corpus.read_frames(path)
         self.assertIsNone(exc)
         # The file holds microseconds: the ns timestamp is truncated, never rounded.
         want = [(ts // 1000 * 1000, 0, None, 1, data, wirelen)
@@ -201,7 +189,7 @@ class WriterRoundTripTest(_TempDirCase):
         with PcapWriter(path, 113, snaplen=65535, nanosecond=True) as writer:
             for frame in frames:
                 writer.write(frame)
-        got, exc = read_all(path)
+        got, exc = corpus.read_frames(path)
         self.assertIsNone(exc)
         self.assert_frames(got, [(ts, 0, None, 113, data, wirelen)
                                for ts, _i, _p, _l, data, wirelen in frames])
@@ -224,7 +212,7 @@ class WriterRoundTripTest(_TempDirCase):
         path = os.path.join(self.tmp, "snap.pcap")
         with PcapWriter(path, 1, snaplen=10) as writer:
             writer.write((None, 0, None, 1, ETH, len(ETH)))
-        got, exc = read_all(path)
+        got, exc = corpus.read_frames(path)
         self.assertIsNone(exc)
         self.assertEqual(got, [(0, 0, None, 1, ETH[:10], len(ETH))])
 
@@ -237,7 +225,7 @@ class WriterRoundTripTest(_TempDirCase):
                 writer.write((2 ** 32 * _NS, 0, None, 1, b"x", 1))
             with self.assertRaises(CaptureError):
                 writer.write((0, 0, None, 1, b"x", 2 ** 32))
-        self.assertEqual(read_all(path), ([], None))
+        self.assertEqual(corpus.read_frames(path), ([], None))
         with self.assertRaises(CaptureError):
             PcapWriter(os.path.join(self.tmp, "bad2.pcap"), -1)
 
@@ -250,7 +238,7 @@ class WriterRoundTripTest(_TempDirCase):
             self.assertEqual(writer.add_interface(113, name="any\u00e9"), 2)
             for frame in frames:
                 writer.write(frame)
-        got, exc = read_all(path)
+        got, exc = corpus.read_frames(path)
         self.assertIsNone(exc)
         # Interface 1 has microsecond resolution: its timestamps lose the nanoseconds.
         want = [(ts // 1000 * 1000 if ifid == 1 else ts, ifid, pkttype, lt, data, wirelen)
@@ -276,7 +264,7 @@ class WriterRoundTripTest(_TempDirCase):
                 writer.write((7, 2, None, 1, b"", 0))
             with self.assertRaises(CaptureError):
                 writer.write((7, 0, None, 1, b"", 0), interface_id=-1)
-        got, exc = read_all(path)
+        got, exc = corpus.read_frames(path)
         self.assertIsNone(exc)
         # A packet type without an epb_flags equivalent (7, PACKET_USER) is written
         # "inbound" and so reads back as PACKET_HOST.
@@ -287,7 +275,7 @@ class WriterRoundTripTest(_TempDirCase):
         with PcapngWriter(path) as writer:
             writer.add_interface(1, snaplen=5)
             writer.write((None, 0, None, 1, ETH, len(ETH)))
-        self.assertEqual(read_all(path), ([(0, 0, None, 1, ETH[:5], len(ETH))], None))
+        self.assertEqual(corpus.read_frames(path), ([(0, 0, None, 1, ETH[:5], len(ETH))], None))
 
     def test_writers_take_file_objects_and_leave_them_open(self):
         for make in (lambda f: PcapWriter(f, 1), PcapngWriter):
@@ -302,7 +290,7 @@ class WriterRoundTripTest(_TempDirCase):
                 self.assertFalse(f.closed)
                 with self.assertRaises(ValueError):
                     writer.write((1, 0, None, 1, b"xyz", 3))
-            got, exc = read_all(path)
+            got, exc = corpus.read_frames(path)
             self.assertIsNone(exc)
             self.assertEqual([frame[4] for frame in got], [b"xyz"])
 
@@ -311,8 +299,8 @@ class WriterRoundTripTest(_TempDirCase):
             pass
         with PcapngWriter(os.path.join(self.tmp, "e.pcapng")):
             pass
-        self.assertEqual(read_all(os.path.join(self.tmp, "e.pcap")), ([], None))
-        self.assertEqual(read_all(os.path.join(self.tmp, "e.pcapng")), ([], None))
+        self.assertEqual(corpus.read_frames(os.path.join(self.tmp, "e.pcap")), ([], None))
+        self.assertEqual(corpus.read_frames(os.path.join(self.tmp, "e.pcapng")), ([], None))
 
 
 # --- readers: formats and options -----------------------------------------------------
@@ -324,7 +312,7 @@ class ReaderFormatTest(_TempDirCase):
         for order in "<>":
             for nano in (False, True):
                 path = self.make("o.pcap", pcap_bytes(records, order, nano, network=101))
-                frames, exc = read_all(path)
+                frames, exc = corpus.read_frames(path)
                 self.assertIsNone(exc)
                 mult = 1 if nano else 1000
                 self.assertEqual(frames, [
@@ -337,13 +325,13 @@ class ReaderFormatTest(_TempDirCase):
     def test_pcap_fraction_out_of_range_is_kept_raw(self):
         path = self.make("f.pcap", pcap_bytes([(10, 1000000000, b"", 0), (10, 2 ** 32 - 1, b"",
                                                                           0)], nanosecond=True))
-        frames, exc = read_all(path)
+        frames, exc = corpus.read_frames(path)
         self.assertIsNone(exc)
         self.assertEqual([f[0] for f in frames], [11 * _NS, 10 * _NS + 2 ** 32 - 1])
 
     def test_pcap_versions(self):
         for minor in (0, 3, 4, 5):
-            frames, exc = read_all(self.make("v.pcap", pcap_bytes([(1, 1, b"a", 1)],
+            frames, exc = corpus.read_frames(self.make("v.pcap", pcap_bytes([(1, 1, b"a", 1)],
                                                                  version=(2, minor))))
             self.assertIsNone(exc)
             self.assertEqual(len(frames), 1)
@@ -353,7 +341,7 @@ class ReaderFormatTest(_TempDirCase):
 
     def test_pcap_linktype_field(self):
         # FCS length in bits 28-31 and the "FCS present" bit 26 are not the link type.
-        frames, exc = read_all(self.make("fcs.pcap", pcap_bytes([(1, 1, b"a", 1)],
+        frames, exc = corpus.read_frames(self.make("fcs.pcap", pcap_bytes([(1, 1, b"a", 1)],
                                                                network=0x44000069)))
         self.assertIsNone(exc)
         self.assertEqual(frames[0][3], 105)
@@ -363,7 +351,7 @@ class ReaderFormatTest(_TempDirCase):
     def test_pcap_absurd_snaplen_is_only_reported(self):
         for snaplen in (0, 1, 0xFFFFFFFF):
             path = self.make("s.pcap", pcap_bytes([(1, 1, ETH, len(ETH))], snaplen=snaplen))
-            frames, exc = read_all(path)
+            frames, exc = corpus.read_frames(path)
             self.assertIsNone(exc)
             self.assertEqual(frames[0][4], ETH)
             with open_capture(path) as reader:
@@ -389,7 +377,7 @@ class ReaderFormatTest(_TempDirCase):
                        + epb(order, 0, 1234567, b"hello", 60)
                        + spb(order, 3, b"abcdef")
                        + opb(order, 0, 7, b"xyz", 3, flags_option(order, 2)))
-            frames, exc = read_all(self.make("o.pcapng", content))
+            frames, exc = corpus.read_frames(self.make("o.pcapng", content))
             self.assertIsNone(exc)
             self.assertEqual(frames, [
                 (1234567000, 0, None, 1, b"hello", 60),
@@ -433,7 +421,7 @@ class ReaderFormatTest(_TempDirCase):
             opts = b"" if value is None else option("<", 9, value) + endopt("<")
             content = (shb() + idb("<", 1, 0, opts) + epb("<", 0, ticks, b"x")
                        + opb("<", 0, ticks, b"y") + epb("<", 0, ticks + 1, b"z"))
-            frames, exc = read_all(self.make("r.pcapng", content))
+            frames, exc = corpus.read_frames(self.make("r.pcapng", content))
             self.assertIsNone(exc)
             self.assertEqual([frame[0] for frame in frames[:2]], [want, want], value)
             # Exactly floor((ticks + 1) * 10**9 / tsresol) + tsoffset, not an approximation.
@@ -454,7 +442,7 @@ class ReaderFormatTest(_TempDirCase):
                 opts = option(order, 14, struct.pack(order + "q", offset)) + endopt(order)
                 content = shb(order) + idb(order, 1, 0, opts) + epb(order, 0, 2500000, b"x")
                 path = self.make("o.pcapng", content)
-                frames, exc = read_all(path)
+                frames, exc = corpus.read_frames(path)
                 self.assertIsNone(exc)
                 self.assertEqual(frames[0][0], (offset * 10 ** 6 + 2500000) * 1000)
                 with open_capture(path) as reader:
@@ -471,7 +459,7 @@ class ReaderFormatTest(_TempDirCase):
                              "<I", flags)) + option("<", 4, b"\0" * 8),
                          option("<", 2, struct.pack("<I", flags))):
                 content = shb() + idb() + epb("<", 0, 1, b"abcde", options=opts)
-                frames, exc = read_all(self.make("f.pcapng", content))
+                frames, exc = corpus.read_frames(self.make("f.pcapng", content))
                 self.assertIsNone(exc)
                 self.assertEqual(frames[0][2], want, (flags, opts))
 
@@ -480,7 +468,7 @@ class ReaderFormatTest(_TempDirCase):
         content = (shb() + idb("<", 1, 4) + spb("<", 100, b"abcdefgh")
                    + shb() + idb("<", 1, 0) + spb("<", 6, b"abcdefgh") + spb("<", 100, b"abcdefg")
                    + spb("<", 0, b""))
-        frames, exc = read_all(self.make("s.pcapng", content))
+        frames, exc = corpus.read_frames(self.make("s.pcapng", content))
         self.assertIsNone(exc)
         self.assertEqual([(f[4], f[5]) for f in frames], [
             (b"abcd", 100), (b"abcdef", 6), (b"abcdefg\0", 100), (b"", 0)])
@@ -492,13 +480,13 @@ class ReaderFormatTest(_TempDirCase):
                    + idb() + block("<", 5, bytes(12)) + block("<", 0x40000BAD, bytes(8))
                    + block("<", 10, b"dsb") + block("<", 0x12345678, b"")
                    + epb("<", 0, 1, b"a"))
-        frames, exc = read_all(self.make("k.pcapng", content))
+        frames, exc = corpus.read_frames(self.make("k.pcapng", content))
         self.assertIsNone(exc)
         self.assertEqual(frames, [(1000, 0, None, 1, b"a", 1)])
 
     def test_pcapng_versions(self):
         for version in ((1, 0), (1, 2), (1, 1)):
-            frames, exc = read_all(self.make("v.pcapng", shb("<", version) + idb()
+            frames, exc = corpus.read_frames(self.make("v.pcapng", shb("<", version) + idb()
                                              + epb("<", 0, 1, b"a")))
             self.assertIsNone(exc)
             self.assertEqual(len(frames), 1)
@@ -648,10 +636,10 @@ class DamageTest(_TempDirCase):
         for path in (pcap_path, ng_path):
             with open(path, "rb") as f:
                 content = f.read()
-            full, exc = read_all(path)
+            full, exc = corpus.read_frames(path)
             self.assertIsNone(exc)
             for cut in range(len(content)):
-                frames, exc = read_all(self.make("cut", content[:cut]))
+                frames, exc = corpus.read_frames(self.make("cut", content[:cut]))
                 self.assert_frames(frames, full[:len(frames)], cut)
                 if exc is None:
                     self.assertLess(len(frames), len(full))
@@ -668,7 +656,7 @@ class DamageTest(_TempDirCase):
                 for value in (0x00, 0x80, 0xFF):
                     mutated = bytearray(content)
                     mutated[pos] = value
-                    frames, exc = read_all(self.make("m", bytes(mutated)))
+                    frames, exc = corpus.read_frames(self.make("m", bytes(mutated)))
                     for frame in frames:
                         self.assertIsInstance(frame[4], bytes)
 
@@ -705,7 +693,7 @@ class StreamingTest(_TempDirCase):
         feeder.daemon = True
         feeder.start()
         try:
-            got, exc = read_all(fifo)
+            got, exc = corpus.read_frames(fifo)
         finally:
             feeder.join(60)
         self.assertFalse(feeder.is_alive())
@@ -720,7 +708,7 @@ class StreamingTest(_TempDirCase):
             writer.add_interface(113, tsresol_ns=False)
             for frame in sample_frames():
                 writer.write(frame, frame[1] % 2)
-        mapped, exc = read_all(path)
+        mapped, exc = corpus.read_frames(path)
         self.assertIsNone(exc)
         for chunk in (1, 2, 7, 100, 1 << 20):
             frames, exc = read_streamed(path, chunk)
@@ -778,7 +766,7 @@ class CorpusTest(_FramesCase):
         self.assertTrue(unreadable)
         for name, nread in sorted(unreadable.items()):
             with self.subTest(file=name):
-                frames, exc = read_all(os.path.join(_CORPUS, name))
+                frames, exc = corpus.read_frames(os.path.join(_CORPUS, name))
                 self.assertIsInstance(exc, CaptureError)
                 self.assertEqual(len(frames), nread)
                 self.assertTrue(str(exc).startswith(os.path.join(_CORPUS, name) + ": "))
@@ -794,7 +782,7 @@ class CorpusTest(_FramesCase):
             if name in unreadable:
                 continue
             with self.subTest(file=name):
-                frames, exc = read_all(os.path.join(_CORPUS, name))
+                frames, exc = corpus.read_frames(os.path.join(_CORPUS, name))
                 self.assertIsNone(exc)
                 rows = _truth_rows(name)
                 self._check_frames(name, frames, rows, formats[name])
@@ -807,7 +795,7 @@ class CorpusTest(_FramesCase):
             if os.path.getsize(path) > 100000:
                 continue
             with self.subTest(file=name):
-                mapped_frames, mapped_exc = read_all(path)
+                mapped_frames, mapped_exc = corpus.read_frames(path)
                 for chunk in (1, 61):
                     frames, exc = read_streamed(path, chunk)
                     self.assert_frames(frames, mapped_frames)
@@ -864,7 +852,7 @@ class ExternalToolTest(_TempDirCase):
             with PcapWriter(path, 1, nanosecond=nano) as writer:
                 for frame in frames:
                     writer.write(frame)
-            result.append((path, "pcap", read_all(path)[0]))
+            result.append((path, "pcap", corpus.read_frames(path)[0]))
         path = os.path.join(self.tmp, "ng.pcapng")
         with PcapngWriter(path) as writer:
             writer.add_interface(1, name="eth0")
@@ -872,7 +860,7 @@ class ExternalToolTest(_TempDirCase):
             writer.add_interface(113)
             for frame in frames:
                 writer.write(frame)
-        result.append((path, "pcapng", read_all(path)[0]))
+        result.append((path, "pcapng", corpus.read_frames(path)[0]))
         return result
 
     def run_tool(self, argv):
