@@ -62,7 +62,6 @@ class Monitor:
         self.packets = 0                # frames seen (before the filter)
         self.filtered = 0               # frames the filter turned away
         self.dropped = 0                # frames the kernel dropped (live)
-        self.first_ts = None
         self.last_ts = None
         self._next_tick = None
 
@@ -87,8 +86,6 @@ class Monitor:
                 if ts is not None:
                     last = ts
                     if next_tick is None:
-                        if self.first_ts is None:
-                            self.first_ts = ts
                         next_tick = ts + self.interval_ns
                     elif ts >= next_tick:
                         next_tick = self._tick_to(ts, next_tick)

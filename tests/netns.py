@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -131,3 +132,25 @@ class NetnsPair:
     def close(self):
         for ns in (self.a, self.b):
             sh("ip", "netns", "del", ns, check=False)
+
+
+class LiveTestCase(unittest.TestCase):
+    """A test with a namespace pair of its own (``self.pair``) and a temporary folder
+    (``self.tmp``), both removed afterwards; skipped, or failed in CI, where live tests
+    cannot run."""
+
+    def setUp(self):
+        require_live(self)
+        self.pair = NetnsPair().__enter__()
+        self.addCleanup(self.pair.close)
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def serve(self, seconds):
+        """The traffic peer's UDP and TCP sinks in namespace b, ready, for ``seconds``."""
+        pair = self.pair
+        server = pair.popen(pair.b, [sys.executable, PEER, "serve", pair.ip_b, pair.ip6_b,
+                                     seconds])
+        self.addCleanup(reap, server)
+        self.assertEqual(server.stdout.readline().strip(), b"ready")
+        return server

@@ -31,14 +31,7 @@ def _lines(path):
         return f.read().splitlines()
 
 
-class BackgroundTest(unittest.TestCase):
-
-    def setUp(self):
-        netns.require_live(self)
-        self.pair = netns.NetnsPair().__enter__()
-        self.addCleanup(self.pair.close)
-        self.tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(self.tmp.cleanup)
+class BackgroundTest(netns.LiveTestCase):
 
     def _alive(self, pid):
         try:
@@ -50,10 +43,7 @@ class BackgroundTest(unittest.TestCase):
     def test_detach_log_rotate_and_end_on_sigusr2(self):
         pair, tmp = self.pair, self.tmp.name
         log, pid_file = os.path.join(tmp, "traffic.log"), os.path.join(tmp, "iptraf.pid")
-        server = pair.popen(pair.b, [sys.executable, netns.PEER, "serve", pair.ip_b,
-                                     pair.ip6_b, 20])
-        self.addCleanup(netns.reap, server)
-        self.assertEqual(server.stdout.readline().strip(), b"ready")
+        self.serve(20)
         start = time.monotonic()
         proc = pair.run(pair.b, [sys.executable, netns.IPTRAF, "-i", pair.if_b, "-B", "-L", log,
                                  "--pid-file", pid_file, "--interval", "0.2"])

@@ -11,9 +11,7 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -32,14 +30,7 @@ def _frames(stdout):
             for line in stdout.decode().splitlines() if line.strip()]
 
 
-class _Live(unittest.TestCase):
-
-    def setUp(self):
-        netns.require_live(self)
-        self.pair = netns.NetnsPair().__enter__()
-        self.addCleanup(self.pair.close)
-        self.tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(self.tmp.cleanup)
+class _Live(netns.LiveTestCase):
 
     def capture(self, ns, ifname, seconds, *extra):
         """Start iptraf.py --dump in a namespace; returns the process once it captures."""
@@ -56,10 +47,7 @@ class VethTest(_Live):
 
     def check_mode(self, mode):
         pair = self.pair
-        server = pair.popen(pair.b, [sys.executable, netns.PEER, "serve", pair.ip_b,
-                                     pair.ip6_b, 8])
-        self.addCleanup(netns.reap, server)
-        self.assertEqual(server.stdout.readline().strip(), b"ready")
+        self.serve(8)
         written = os.path.join(self.tmp.name, "veth.pcap")
         proc = self.capture(pair.b, pair.if_b, 5, "--capture-mode", mode, "-w", written)
         before = pair.counters(pair.b, pair.if_b)
@@ -286,10 +274,7 @@ class KernelFilterTest(_Live):
 
     def test_only_matching_traffic_is_delivered(self):
         pair = self.pair
-        server = pair.popen(pair.b, [sys.executable, netns.PEER, "serve", pair.ip_b,
-                                     pair.ip6_b, 10])
-        self.addCleanup(netns.reap, server)
-        self.assertEqual(server.stdout.readline().strip(), b"ready")
+        self.serve(10)
         for mode in ("ring", "socket"):
             with self.subTest(mode=mode):
                 probe = pair.popen(pair.b, [sys.executable, PROBE, "filter", pair.if_b, mode,

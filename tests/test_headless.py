@@ -87,19 +87,11 @@ class FileTest(unittest.TestCase):
         self.assertEqual(proc.stderr.decode().count("\n"), 1)
 
 
-class LiveTest(unittest.TestCase):
-
-    def setUp(self):
-        netns.require_live(self)
-        self.pair = netns.NetnsPair().__enter__()
-        self.addCleanup(self.pair.close)
+class LiveTest(netns.LiveTestCase):
 
     def test_tcp_connection_closed_and_sigterm_ends_with_a_snapshot(self):
         pair = self.pair
-        server = pair.popen(pair.b, [sys.executable, netns.PEER, "serve", pair.ip_b,
-                                     pair.ip6_b, 6])
-        self.addCleanup(netns.reap, server)
-        self.assertEqual(server.stdout.readline().strip(), b"ready")
+        self.serve(6)
         proc = pair.popen(pair.b, [sys.executable, IPTRAF, "-i", pair.if_b, "--json",
                                    "--interval", "0.5"])
         self.addCleanup(netns.reap, proc)
