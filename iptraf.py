@@ -142,6 +142,14 @@ _FACILITIES = ("traffic", "general", "detailed", "services", "sizes", "lan")
 
 
 def main(argv=None):
+    try:
+        return _main(argv)
+    except _UsageError as e:
+        sys.stderr.write(e.message + "\n")
+        return 2
+
+
+def _main(argv):
     ap = _parser()
     args = ap.parse_args(argv)
     if args.bundle:
@@ -286,21 +294,31 @@ def _run(args, facility, iface):
 
 class _Run:
     """What one run is made of: the options, the facility, where its output and log go,
-    and the flags the signal handlers raise."""
+    the flags the signal handlers raise, and where warnings go (stderr headless, the
+    status line under the screens).  ``tuning`` holds Options settings beyond the
+    interval (the screens' idle timeout and closed lifetime)."""
 
-    def __init__(self, args, facility, iface, out, logfile, stop, reopen):
+    def __init__(self, args, facility, iface, out, logfile, stop, reopen, warn=None,
+                 tuning=None):
         self.args, self.facility, self.iface = args, facility, iface
         self.out, self.logfile, self.stop, self.reopen = out, logfile, stop, reopen
-        self.monitor = self.reporter = self.logger = self.recorder = None
+        self.warn = warn or _warn
+        self.tuning = tuning or {}
+        self.monitor = self.sink = self.reporter = self.logger = self.recorder = None
 
     def __repr__(self):
         return "_Run(%r, %r)" % (self.facility, self.iface)
+
+    def options(self, interface_name):
+        from netdecode.monitor import Options
+        return Options(interval=self.args.interval, interface_name=interface_name,
+                       **self.tuning)
 
     def build(self, options, ifindex, mtu, link_header, recorder, match=None):
         """The monitor and its sinks: the recorder, the facility's sink (or the --dump
         writer), then its logger and its --json reporter, which read what it counted."""
         from netdecode.monitor import Monitor
-        sink = _sink(self.facility, options, ifindex, mtu, link_header)
+        sink = self.sink = _sink(self.facility, options, ifindex, mtu, link_header)
         sinks = [sink] if recorder is None else [recorder, sink]
         self.recorder = recorder
         if self.logfile is not None:
@@ -335,15 +353,36 @@ class _Run:
         return status
 
 
+def _warn(text):
+    sys.stderr.write("%s: %s\n" % (_PROG, text))
+
+
 def _run_file(run):
-    from netdecode.monitor import Options
+    from netdecode.pcap import CaptureError
+    reader, first, frames = _open_file(run)
+    with reader:
+        status = 0
+        try:
+            if first is not None:
+                run.monitor.feed(_chain(first, frames, run.stop))
+        except CaptureError as e:
+            sys.stdout.flush()
+            run.warn(str(e))
+            status = 1
+        run.monitor.finish()
+        return run.finish(run.monitor.last_ts, status)
+
+
+def _open_file(run):
+    """Open -r FILE and build the run's monitor; returns the reader, its first frame
+    (None for an empty file) and the iterator of the rest."""
     from netdecode.pcap import CaptureError, open_capture
     args, facility, iface = run.args, run.facility, run.iface
     try:
         reader = open_capture(args.read)
     except CaptureError as e:
         raise SystemExit("%s: %s" % (_PROG, e))
-    with reader:
+    try:
         frames = reader.frames()
         try:
             first = next(frames, None)          # reads the interface blocks before it
@@ -359,23 +398,17 @@ def _run_file(run):
 
         def name(index):
             return names[index] if index < len(names) else None
-        options = Options(interval=args.interval, interface_name=(
-            name if facility is None else lambda index: name(index) or "if%d" % index))
+        options = run.options(
+            name if facility is None else lambda index: name(index) or "if%d" % index)
         recorder = _recorder(args.write, None, name) if args.write else None
-        match = _user_filter(args.filter)
+        match = _user_filter(args.filter, run.warn)
         if ifindex is not None:
             match = _on_interface(ifindex, match)
         run.build(options, ifindex, 1500, 14, recorder, match)
-        status = 0
-        try:
-            if first is not None:
-                run.monitor.feed(_chain(first, frames, run.stop))
-        except CaptureError as e:
-            sys.stdout.flush()
-            sys.stderr.write("%s: %s\n" % (_PROG, e))
-            status = 1
-        run.monitor.finish()
-        return run.finish(run.monitor.last_ts, status)
+    except BaseException:
+        reader.close()
+        raise
+    return reader, first, frames
 
 
 def _chain(first, rest, stop):
@@ -388,38 +421,50 @@ def _chain(first, rest, stop):
 
 
 def _run_live(run):
-    from netdecode.monitor import Options, wall_clock_ns
+    from netdecode.monitor import wall_clock_ns
     args = run.args
-    ifname = None if run.iface == "all" else run.iface
-    kernel_filter = _kernel_filter(args.filter, ifname) if ifname else None
-    cap = _open_live(args, ifname, kernel_filter)
+    cap = _open_live_run(run)
     pid_file = None
     try:
-        options = Options(interval=args.interval, interface_name=cap.interface_name)
-        linktype = cap.interface_linktype(cap.ifindex) if ifname else None
-        recorder = _recorder(args.write, linktype, cap.interface_name) if args.write else None
-        # every interface at once mixes link types: one kernel program cannot read them
-        # all, so the filter runs here, per frame, as on a file
-        match = _user_filter(args.filter) if ifname is None else None
-        run.build(options, None, _mtu(run.iface), 14 if linktype in (None, 1) else 0,
-                  recorder, match)
         if run.reporter is not None:
             run.monitor.sinks.append(run.reporter)
         if args.background:
             pid_file = _detach(args.pid_file or "/run/iptraf-%s-%s.pid"
                                % (run.facility, run.iface))
-        status = _pump(cap, run, [sys.stdout.flush] + ([recorder.flush] if recorder else []))
+        flushes = [sys.stdout.flush] + ([run.recorder.flush] if run.recorder else [])
+        status = _pump(cap, run, flushes)
         run.monitor.dropped = cap.stats()["dropped"]
     finally:
         cap.close()
     now = wall_clock_ns()
     run.monitor.idle(now)
     if run.reporter is None and run.monitor.dropped and not args.background:
-        sys.stderr.write("%s: the kernel dropped %d frames\n" % (_PROG, run.monitor.dropped))
+        run.warn("the kernel dropped %d frames" % run.monitor.dropped)
     status = run.finish(now, status)
     if pid_file is not None:
         _remove(pid_file)
     return status
+
+
+def _open_live_run(run):
+    """Start capturing on the run's interface (or all) and build its monitor."""
+    args = run.args
+    ifname = None if run.iface == "all" else run.iface
+    kernel_filter = _kernel_filter(args.filter, ifname) if ifname else None
+    cap = _open_live(args, ifname, kernel_filter)
+    try:
+        options = run.options(cap.interface_name)
+        linktype = cap.interface_linktype(cap.ifindex) if ifname else None
+        recorder = _recorder(args.write, linktype, cap.interface_name) if args.write else None
+        # every interface at once mixes link types: one kernel program cannot read them
+        # all, so the filter runs here, per frame, as on a file
+        match = _user_filter(args.filter, run.warn) if ifname is None else None
+        run.build(options, None, _mtu(run.iface), 14 if linktype in (None, 1) else 0,
+                  recorder, match)
+    except BaseException:
+        cap.close()
+        raise
+    return cap
 
 
 def _pump(cap, run, flushes):
@@ -441,11 +486,11 @@ def _pump(cap, run, flushes):
         try:
             frames = cap.read()
         except InterfaceGone as e:
-            sys.stderr.write("%s: %s\n" % (_PROG, e.strerror))
+            run.warn(e.strerror)
             return 1
         except InterfaceDown as e:
             if not down:
-                sys.stderr.write("%s: %s; waiting for it to come back\n" % (_PROG, e.strerror))
+                run.warn("%s; waiting for it to come back" % e.strerror)
             down = True
             time.sleep(wait)
             continue
@@ -508,9 +553,9 @@ def _mtu(iface):
     return found.mtu if found is not None and found.mtu else 1500
 
 
-def _user_filter(expr):
+def _user_filter(expr, warn):
     """Filter.match for frames read here (files, every interface), or None.  A frame of a
-    link type the filter cannot read is reported once and not passed."""
+    link type the filter cannot read is reported once, through ``warn``, and not passed."""
     if expr is None:
         return None
     from netdecode.filter import Filter, FilterError
@@ -525,7 +570,7 @@ def _user_filter(expr):
             return _match(frame)
         except FilterError as e:
             if not warned:
-                sys.stderr.write("%s: %s; such frames are left out\n" % (_PROG, e))
+                warn("%s; such frames are left out" % e)
                 warned.append(True)
             return False
     return match
@@ -552,9 +597,23 @@ def _kernel_filter(expr, ifname):
         raise _usage_error(e)
 
 
+class _UsageError(SystemExit):
+    """A wrong flag or filter: main() writes its one line to stderr and exits 2."""
+
+    def __init__(self, message):
+        SystemExit.__init__(self, 2)
+        self.message = message
+
+
 def _usage_error(error):
-    sys.stderr.write("%s: %s\n" % (_PROG, error))
-    return SystemExit(2)
+    return _UsageError("%s: %s" % (_PROG, error))
+
+
+def _error_text(exit):
+    """The one line a SystemExit raised by the set-up says, without the program name."""
+    text = exit.message if isinstance(exit, _UsageError) else str(exit.code)
+    prefix = _PROG + ": "
+    return text[len(prefix):] if text.startswith(prefix) else text
 
 
 def _open_live(args, ifname, bpf=None):
