@@ -1,0 +1,423 @@
+"""The curses program, driven in a real terminal (tmux): menus, the six screens, sort and
+column cycling, resizing, the Configure and Filters dialogs with their saved settings,
+and a clean exit by key and by signal.  The file tests read tests/data/sample.pcap and
+captures built here; the live test watches lo inside a namespace of its own."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from builders import eth, ip4, pcap_bytes, tcp
+from netns import IPTRAF, reap, require_live, sh
+from terminal import Terminal, require_tmux
+
+SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "sample.pcap")
+
+
+class ScreenTestCase(unittest.TestCase):
+    def setUp(self):
+        require_tmux(self)
+        self.folder = tempfile.mkdtemp(prefix="iptraf-screens-")
+        self.addCleanup(shutil.rmtree, self.folder, True)
+        self.config = os.path.join(self.folder, "iptraf.conf")
+
+    def start(self, *args, **kwargs):
+        """iptraf.py with ``args`` in a terminal of its own (cols x rows)."""
+        argv = (kwargs.pop("prefix", []) + [sys.executable, IPTRAF, "--config", self.config]
+                + list(args))
+        term = Terminal(argv, kwargs.pop("cols", 80), kwargs.pop("rows", 24))
+        self.addCleanup(term.close)
+        return term
+
+    def assertCleanExit(self, term, keys=("x",)):
+        term.keys(*keys)
+        status, screen, modes = term.exited()
+        self.assertEqual(status, 0, screen)
+        self.assertNotIn("Traceback", screen)
+        # the terminal is given back as it was: line editing and echo on
+        self.assertIn("icanon", modes, screen)
+        self.assertIn("echo", modes, screen)
+        return screen
+
+    def write_capture(self, frames):
+        path = os.path.join(self.folder, "capture.pcap")
+        with open(path, "wb") as f:
+            f.write(pcap_bytes(frames))
+        return path
+
+
+def _opened(term, name):
+    """The screen of facility ``name``, once the whole file has been read into it."""
+    return term.wait_for(lambda s: " | %s " % name in s and "(end of file)" in s)
+
+
+def _row(screen, text):
+    """The screen line that holds ``text``."""
+    for line in screen.splitlines():
+        if text in line:
+            return line
+    raise AssertionError("%r not on the screen:\n%s" % (text, screen))
+
+
+class TestMenus(ScreenTestCase):
+    def test_every_menu_entry_opens_its_screen(self):
+        term = self.start("-r", SAMPLE, "-n")
+        screen = term.wait_for("LAN station monitor")
+        for entry in ("IP traffic monitor", "General interface statistics",
+                      "Detailed interface statistics", "Statistical breakdowns",
+                      "Filters", "Configure", "About", "Exit"):
+            self.assertIn(entry, screen)
+
+        term.keys("i")
+        screen = term.wait_for("end of file")
+        self.assertIn("TCP Connections (Source Host:Port)", screen)
+        self.assertEqual(_row(screen, "10.1.0.10:40000").split()[1:4], ["6", "361", "CLOSED"])
+        self.assertEqual(_row(screen, "10.2.0.80:80 ").split()[1:4], ["4", "1257", "CLOSED"])
+        self.assertEqual(_row(screen, "[fd00::10]:40001").split()[1:4], ["1", "74", "S---"])
+        self.assertIn("UDP (71 bytes) from 10.1.0.10:53000 to 10.1.0.1:53 on if0", screen)
+        self.assertIn("ICMP echo request (98 bytes)", screen)
+        self.assertIn("Pkts 20", screen)
+        self.assertIn("TCP 2 Other 9", screen)
+        term.keys("x")
+
+        term.keys("g")
+        screen = _opened(term, "General interface statistics")
+        self.assertEqual(_row(screen, "if0").split()[:6], ["if0", "20", "16", "1", "3", "0"])
+        term.keys("x")
+
+        term.keys("d")
+        screen = _opened(term, "Detailed interface statistics")
+        self.assertEqual(_row(screen, "Total:").split()[1:3], ["20", "2414"])
+        self.assertEqual(_row(screen, "TCP:").split()[1:3], ["11", "1692"])
+        self.assertEqual(_row(screen, "Non-IP:").split()[1:3], ["3", "172"])
+        self.assertIn("IP checksum errors: 0", screen)
+        term.keys("x")
+
+        term.keys("s")
+        term.wait_for("By packet size")
+        term.keys("s")
+        screen = _opened(term, "Packet size breakdown")
+        self.assertEqual(_row(screen, "1 to 75:").split()[3], "13")
+        self.assertIn("Largest packet: 1095 bytes", screen)
+        term.keys("x")
+        term.keys("s", "p")
+        screen = _opened(term, "TCP/UDP service monitor")
+        self.assertEqual(_row(screen, "TCP/80").split()[1:7],
+                         ["10", "1618", "6", "361", "4", "1257"])
+        self.assertEqual(_row(screen, "UDP/53").split()[1:3], ["2", "158"])
+        term.keys("x")
+
+        term.keys("l")
+        screen = _opened(term, "LAN station monitor")
+        self.assertIn("02:00:00:00:00:10 on if0", screen)
+        lines = screen.splitlines()
+        counts = lines[lines.index(_row(screen, "02:00:00:00:00:10 on if0")) + 1].split()
+        self.assertEqual(counts[:3] + counts[5:8], ["8", "7", "1600", "11", "10", "762"])
+        term.keys("x")
+
+        term.keys("a")
+        self.assertIn("standard library only", term.wait_for("Press a key"))
+        term.keys("Enter")
+        term.keys("f")
+        self.assertIn("[x] Non-IP", term.wait_for("Filters"))
+        term.keys("x")
+        term.keys("c")
+        self.assertIn("Reverse DNS lookups", term.wait_for("Configure"))
+        term.keys("x")
+        term.wait_for("LAN station monitor")
+        self.assertCleanExit(term)
+
+    def test_facility_flag_opens_the_screen_and_x_leaves_the_program(self):
+        term = self.start("-r", SAMPLE, "-n", "-z", "all")
+        _opened(term, "Packet size breakdown")
+        self.assertCleanExit(term)
+
+    def test_no_terminal_says_so_in_one_line(self):
+        out = subprocess.run([sys.executable, IPTRAF, "-r", SAMPLE, "-i", "all"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
+        self.assertEqual(out.returncode, 1)
+        self.assertEqual(out.stderr.strip().count("\n"), 0, out.stderr)
+        self.assertIn("need a terminal", out.stderr)
+
+    def test_an_unreadable_file_ends_in_one_line(self):
+        broken = os.path.join(self.folder, "broken.pcap")
+        with open(broken, "wb") as f:
+            f.write(b"not a capture at all")
+        term = self.start("-r", broken, "-n", "-i", "all")
+        status, screen, _ = term.exited()
+        self.assertEqual(status, 1)
+        self.assertIn("iptraf.py: ", screen)
+        self.assertNotIn("Traceback", screen)
+
+
+class TestTrafficScreen(ScreenTestCase):
+    def capture(self):
+        """A small connection first, then a busy one: sorting must swap them."""
+        a, b, c = "10.1.0.1", "10.1.0.2", "10.1.0.3"
+        t = 1764000000 * 10**9
+        frames = [(t, eth(ip4(tcp(sport=1111, dport=80, flags="S"), src=a, dst=b)))]
+        for i in range(5):
+            frames.append((t + (i + 1) * 10**6,
+                           eth(ip4(tcp(b"x" * 100, sport=2222, dport=443, flags="PA"),
+                                   src=a, dst=c))))
+        return self.write_capture(frames)
+
+    def test_sort_and_column_cycling(self):
+        term = self.start("-r", self.capture(), "-n", "-i", "all")
+        screen = term.wait_for("end of file")
+        order = [l for l in screen.splitlines() if "10.1.0.1:" in l]
+        self.assertIn(":1111", order[0])
+        self.assertIn("> ", _row(screen, "10.1.0.1:2222"))     # already under way
+        term.keys("s", "p")
+        screen = term.wait_for("sorted by packets")
+        order = [l for l in screen.splitlines() if "10.1.0.1:" in l]
+        self.assertIn(":2222", order[0])
+        self.assertEqual(_row(screen, "10.1.0.1:2222").split()[2:5], ["5", "770", "-PA-"])
+
+        term.keys("m")
+        screen = term.wait_for("Pktsize")
+        self.assertEqual(_row(screen, "10.1.0.1:2222").split()[2:5], ["5", "154", "65535"])
+        term.keys("m")
+        screen = term.wait_for("Source MAC")
+        self.assertIn("02:00:00:00:00:01", _row(screen, "10.1.0.1:2222"))
+        term.keys("m")
+        term.wait_for(lambda s: "Bytes" in s and "Source MAC" not in s)
+
+        term.keys("a")
+        screen = term.wait_for("Other traffic by address pair")
+        term.keys("w", "Down", "End", "Home")
+        self.assertCleanExit(term)
+
+    def test_resizing_while_a_screen_runs(self):
+        term = self.start("-r", SAMPLE, "-n", "-i", "all")
+        term.wait_for("end of file")
+        for cols, rows in ((80, 24), (60, 15), (200, 60), (30, 8), (80, 24)):
+            term.resize(cols, rows)
+            if cols < 40:
+                screen = term.wait_for("Terminal too small (30x8)")
+            else:
+                screen = term.wait_for(
+                    lambda s: len(s.splitlines()) >= rows - 1 and "Pkts 20" in s
+                    and "TCP Connections" in s)
+                self.assertEqual(term.size(), "%dx%d" % (cols, rows))
+                self.assertLessEqual(max(len(l) for l in screen.splitlines()), cols)
+            self.assertNotIn("Traceback", screen)
+        self.assertCleanExit(term)
+
+    def test_starting_in_a_tiny_terminal(self):
+        term = self.start("-r", SAMPLE, "-n", cols=30, rows=8)
+        term.wait_for("Terminal too small")
+        self.assertCleanExit(term)
+
+
+class TestSettings(ScreenTestCase):
+    def test_configure_is_saved_and_kept_after_a_restart(self):
+        term = self.start("-r", SAMPLE, "-n")
+        term.wait_for("Configure")
+        term.keys("c")
+        term.wait_for("Activity mode")
+        term.keys("Down", "Down", "Down", "Down", "Down", "Enter")     # kbits -> kbytes
+        self.assertIn("kbytes", _row(term.wait_for("kbytes"), "Activity mode"))
+        # a value typed in: the TCP idle timeout
+        term.keys("Down", "Down", "Enter", "C-u", "30", "Enter")
+        term.wait_for(lambda s: "30" in _row(s, "TCP idle timeout").split())
+        term.keys("x")
+        term.wait_for("LAN station monitor")
+        self.assertCleanExit(term)
+        with open(self.config) as f:
+            saved = f.read()
+        self.assertIn("activity_unit = kbytes", saved)
+        self.assertIn("tcp_timeout = 30", saved)
+
+        term = self.start("-r", SAMPLE, "-n", "-g")
+        self.assertIn("kB/s", _row(term.wait_for("if0"), "if0"))
+        self.assertCleanExit(term)
+
+    def test_a_bad_value_is_refused_with_a_message(self):
+        term = self.start("-r", SAMPLE, "-n")
+        term.wait_for("Configure")
+        term.keys("c")
+        term.wait_for("TCP idle timeout")
+        for _ in range(7):
+            term.keys("Down")
+        term.keys("Enter", "C-u", "soon", "Enter")
+        self.assertIn("not a number", term.wait_for("Press a key"))
+        term.keys("Enter", "x")
+        term.wait_for("LAN station monitor")
+        self.assertCleanExit(term)
+
+    def test_filters_dialog_protocols_and_expression(self):
+        term = self.start("-r", SAMPLE, "-n")
+        term.wait_for("Filters")
+        term.keys("f")
+        term.wait_for("[x] TCP")
+        term.keys("Enter")                                  # TCP off
+        term.wait_for("[ ] TCP")
+        term.keys("x", "i")
+        screen = term.wait_for("end of file")
+        self.assertNotIn("10.1.0.10:40000", screen)
+        self.assertIn("Filtered 11", screen)
+        self.assertIn("TCP 0 Other 9", screen)
+        term.keys("x", "f")
+        term.wait_for("[ ] TCP")
+        for _ in range(6):
+            term.keys("Down")
+        term.keys("Enter", "icmp", "Enter")                 # the expression line
+        term.wait_for("Expression: icmp")
+        term.keys("x", "i")
+        screen = term.wait_for("end of file")
+        self.assertIn("TCP 0 Other 4", screen)
+        self.assertIn("Filtered 16", screen)
+        term.keys("x", "f")
+        term.wait_for("Expression: icmp")
+        for _ in range(6):
+            term.keys("Down")
+        term.keys("Enter", "C-u", "port port", "Enter")     # refused, and kept as it was
+        term.wait_for("Filter not taken")
+        term.keys("Enter")
+        term.wait_for("Expression: icmp")
+        term.keys("x")
+        term.wait_for("LAN station monitor")
+        self.assertCleanExit(term)
+        with open(self.config) as f:
+            saved = f.read()
+        self.assertIn("filter_tcp = no", saved)
+        self.assertIn("filter_expr = icmp", saved)
+
+
+class TestSignals(ScreenTestCase):
+    def test_sigterm_restores_the_terminal(self):
+        term = self.start("-r", SAMPLE, "-n", "-i", "all")
+        term.wait_for("end of file")
+        pid = _pid_of(self.config)
+        os.kill(pid, signal.SIGTERM)
+        status, screen, modes = term.exited()
+        self.assertEqual(status, 0, screen)
+        self.assertIn("icanon", modes)
+        self.assertIn("echo", modes)
+
+    def test_ctrl_c_leaves_quietly(self):
+        term = self.start("-r", SAMPLE, "-n", "-d", "all")
+        term.wait_for("end of file")
+        term.keys("C-c")
+        status, screen, _ = term.exited()
+        self.assertEqual(status, 0, screen)
+        self.assertNotIn("Traceback", screen)
+
+
+def _pid_of(config):
+    """The iptraf.py started with this --config (the only one)."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if config.encode() in argv and any(a.endswith(b"iptraf.py") for a in argv):
+            return int(name)
+    raise AssertionError("no iptraf.py running with %s" % config)
+
+
+_LO_TRAFFIC = r"""
+import socket, sys, time
+payload = int(sys.argv[1])
+server = socket.socket()
+server.bind(("127.0.0.1", 45678))
+server.listen(1)
+client = socket.create_connection(("127.0.0.1", 45678))
+peer, _ = server.accept()
+client.sendall(b"x" * payload)
+got = 0
+while got < payload:
+    got += len(peer.recv(65536))
+client.shutdown(socket.SHUT_WR)
+assert peer.recv(10) == b""
+peer.close()
+client.recv(10)
+client.close()
+server.close()
+# a SYN nobody answers: 10.99.0.0/24 is routed to lo, and nothing there replies
+lost = socket.socket()
+lost.setblocking(False)
+lost.bind(("127.0.0.1", 45680))
+lost.connect_ex(("10.99.0.1", 45681))
+time.sleep(0.3)
+lost.close()
+"""
+
+
+class TestLive(ScreenTestCase):
+    def setUp(self):
+        require_live(self)
+        ScreenTestCase.setUp(self)
+        if shutil.which("tcpdump") is None:
+            if os.environ.get("CI") == "true":
+                self.fail("tcpdump is missing, and CI must run this test")
+            self.skipTest("the live screen test counts with tcpdump")
+        self.ns = "iptrafscr%d" % os.getpid()
+        sh("ip", "netns", "add", self.ns)
+        self.addCleanup(sh, "ip", "netns", "del", self.ns)
+        sh("ip", "-n", self.ns, "link", "set", "lo", "up")
+        sh("ip", "-n", self.ns, "route", "add", "10.99.0.0/24", "dev", "lo")
+
+    def test_lo_connection_counts_closed_and_unanswered_syn(self):
+        inside = ["ip", "netns", "exec", self.ns]
+        term = self.start("-i", "lo", prefix=inside)         # names on: lo is localhost
+        term.wait_for("IP traffic monitor")
+        pcap = os.path.join(self.folder, "truth.pcap")
+        dump = subprocess.Popen(inside + ["tcpdump", "-i", "lo", "-U", "-w", pcap],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(reap, dump)
+        self.assertIn(b"listening on", dump.stderr.readline())
+        subprocess.run(inside + [sys.executable, "-c", _LO_TRAFFIC, "3000"], check=True,
+                       timeout=30)
+        term.wait_for(lambda s: s.count("CLOSED") == 2 and "S---" in s)
+        time.sleep(0.5)
+        dump.send_signal(signal.SIGINT)
+        dump.wait(10)
+        time.sleep(1.5)                         # a screen update after the last packet
+        screen = term.text()
+
+        expected = _tcpdump_counts(pcap)
+        server = _row(screen, ":45678").split()         # what the server sent
+        client = [l for l in screen.splitlines() if "CLOSED" in l and ":45678" not in l]
+        self.assertEqual([int(server[1]), int(server[2]), server[3]],
+                         expected["from 45678"] + ["CLOSED"], screen)
+        client = client[0].split()
+        self.assertEqual([int(client[1]), int(client[2]), client[3]],
+                         expected["to 45678"] + ["CLOSED"], screen)
+        self.assertEqual(_row(screen, "S---").split()[1], "1")
+        # the names came from the background resolver, /etc/hosts's localhost
+        term.wait_for("localhost:")
+        self.assertCleanExit(term)
+
+
+def _tcpdump_counts(path):
+    """Packets and wire bytes of the test connection in each direction, from tcpdump."""
+    from netdecode.decode import decode
+    from netdecode.packet import DPORT, LEN, SPORT
+    from netdecode.pcap import open_capture
+    counts = {"to 45678": [0, 0], "from 45678": [0, 0]}
+    with open_capture(path) as reader:
+        for frame in reader.frames():
+            record = decode(*frame)
+            way = ("to 45678" if record[DPORT] == 45678 else
+                   "from 45678" if record[SPORT] == 45678 else None)
+            if way:
+                counts[way][0] += 1
+                counts[way][1] += record[LEN]
+    return counts
+
+
+if __name__ == "__main__":
+    unittest.main()
