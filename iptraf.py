@@ -1550,8 +1550,7 @@ class _TrafficView(_View):
     bracketed; everything else below, as a log or aggregated per address pair."""
 
     name = "IP traffic monitor"
-    keys_help = ("Up/Dn/PgUp/PgDn/Home/End scroll  W pane  M more  S sort  F flush  "
-                 "A aggregate  X exit")
+    keys_help = "Up/Dn/PgUp/PgDn scroll  W pane  M more  S sort  F flush  A aggregate  X exit"
     sorts = (("P", "packets", lambda c: -_half_packets(c)),
              ("B", "bytes", lambda c: -_half_bytes(c)))
     _MODES = (
