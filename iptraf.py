@@ -686,8 +686,8 @@ def _interactive(args, facility, iface):
     import os
     import signal
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise SystemExit("%s: the screens need a terminal; scripts use --json, --dump "
-                         "or -L" % _PROG)
+        raise _usage_error("the screens need a terminal; scripts use --json, --dump "
+                           "or -L")
     from netdecode.config import Settings, default_path
     path = args.config or default_path()
     settings = Settings.load(path)
@@ -960,8 +960,12 @@ class _Session:
         from netdecode.monitor import wall_clock_ns
         return wall_clock_ns()
 
-    def snapshot(self):
-        return self.monitor.snapshot(self.facility, self.sink, self.now())
+    def snapshot(self, **window):
+        """The facility's snapshot, or the page of it a view asks for, and its time."""
+        snap = self.sink.snapshot(**window)
+        now = self.now()
+        snap["ts"] = None if now is None else now / 1e9
+        return snap
 
     def elapsed(self):
         """Seconds monitored: wall time live, the packets' span in a file."""
@@ -1440,7 +1444,7 @@ class _View:
 
     name = ""
     keys_help = "Up/Down/PgUp/PgDn/Home/End scroll  X exit"
-    sorts = ()              # (letter, label, key over the snapshot's rows)
+    sorts = ()              # (letter, label, the order's name in the facility's snapshot)
 
     def __init__(self, app, session):
         self.app, self.session = app, session
@@ -1495,18 +1499,30 @@ class _View:
             return None
         return max(0, min(at, last))
 
-    def rows(self, items):
-        """The snapshot's rows in the chosen order."""
-        if self.sort is None:
-            return items
-        return sorted(items, key=self.sort[1])
+    def order(self):
+        return None if self.sort is None else self.sort[1]
 
-    def table(self, y, height, heading, lines):
-        """A heading and a scrolled block of lines from row ``y``."""
+    def paged(self, fetch, count):
+        """The snapshot of one page of ``count`` rows from ``self.top``, by
+        ``fetch(window)``; the facility builds no more rows than a screen shows."""
+        self.page = max(1, count)
+        snap = fetch((self.order(), self.top, self.page))
+        self.total = snap["total"]
+        top = max(0, min(self.top, self.total - self.page))
+        if top != self.top:
+            self.top = top
+            snap = fetch((self.order(), top, self.page))
+        return snap
+
+    def table(self, y, height, heading, lines, paged=False):
+        """A heading and a block of lines from row ``y``: scrolled here, or already
+        the page that ``paged`` fetched."""
         self.app.put(y, 0, heading, "heading")
-        self.page, self.total = max(1, height - 1), len(lines)
-        self.top = max(0, min(self.top, self.total - self.page))
-        for i, line in enumerate(lines[self.top:self.top + self.page]):
+        if not paged:
+            self.page, self.total = max(1, height - 1), len(lines)
+            self.top = max(0, min(self.top, self.total - self.page))
+            lines = lines[self.top:self.top + self.page]
+        for i, line in enumerate(lines[:height - 1]):
             self.app.put(y + 1 + i, 0, line)
 
     def frame(self, rows, status):
@@ -1537,12 +1553,12 @@ class _View:
         return self.app.settings.activity_unit
 
 
-def _half_packets(conn):
-    return conn["a_to_b"]["packets"] + conn["b_to_a"]["packets"]
-
-
 def _half_bytes(conn):
     return conn["a_to_b"]["bytes"] + conn["b_to_a"]["bytes"]
+
+
+_TCP_ORDERS = {"packets": lambda c: -(c["a_to_b"]["packets"] + c["b_to_a"]["packets"]),
+               "bytes": lambda c: -_half_bytes(c)}
 
 
 class _TrafficView(_View):
@@ -1551,8 +1567,7 @@ class _TrafficView(_View):
 
     name = "IP traffic monitor"
     keys_help = "Up/Dn/PgUp/PgDn scroll  W pane  M more  S sort  F flush  A aggregate  X exit"
-    sorts = (("P", "packets", lambda c: -_half_packets(c)),
-             ("B", "bytes", lambda c: -_half_bytes(c)))
+    sorts = (("P", "packets", "packets"), ("B", "bytes", "bytes"))
     _MODES = (
         (("Packets", 9), ("Bytes", 11), ("Flag", 7), ("Iface", 8)),
         (("Packets", 9), ("Pktsize", 8), ("Win", 7), ("Flag", 7), ("Iface", 8)),
@@ -1598,7 +1613,9 @@ class _TrafficView(_View):
     def draw(self, rows, cols):
         app, names = self.app, self.app.names
         snap = self.session.snapshot()
-        conns = self.rows(snap["tcp"])
+        conns = snap["tcp"]
+        if self.sort is not None:
+            conns = sorted(conns, key=_TCP_ORDERS[self.sort[1]])
         content = rows - 4             # less the title, the heading, status and help
         upper = max(2, content * 2 // 3 // 2 * 2)
         lower = content - upper
@@ -1760,33 +1777,23 @@ class _DetailedView(_View):
 class _ServicesView(_View):
     name = "TCP/UDP service monitor"
     keys_help = "Up/Down/PgUp/PgDn/Home/End scroll  S sort  X exit"
-    sorts = (("P", "port", lambda r: (r["port"], r["proto"])),
-             ("K", "packets", lambda r: -r["packets"]),
-             ("B", "bytes", lambda r: -r["bytes"]),
-             ("T", "bytes to", lambda r: -r["in"]["bytes"]),
-             ("F", "bytes from", lambda r: -r["out"]["bytes"]))
+    sorts = (("P", "port", "port"), ("K", "packets", "packets"), ("B", "bytes", "bytes"),
+             ("T", "bytes to", "bytes_in"), ("F", "bytes from", "bytes_out"))
 
     def draw(self, rows, cols):
         from netdecode.config import parse_ports
-        snap = self.session.snapshot()
-        unit = self.unit()
-        services = self.rows(snap["services"])
         extra = parse_ports(self.app.settings.extra_ports)
-        hidden = [0, 0]
+        ports = None
         if extra:
             # iptraf's rule: ports below 1024 always, above only those asked for
-            shown = []
-            for row in services:
-                port = row["port"]
-                if port < 1024 or any(low <= port <= high for low, high in extra):
-                    shown.append(row)
-                else:
-                    hidden[0] += row["packets"]
-                    hidden[1] += row["bytes"]
-            services = shown
+            def ports(port):
+                return port < 1024 or any(low <= port <= high for low, high in extra)
+        snap = self.paged(lambda window: self.session.snapshot(window=window, ports=ports),
+                          rows - 4)
+        unit = self.unit()
         names = self.app.names
         lines = []
-        for row in services:
+        for row in snap["services"]:
             service = names.service(row["port"], row["proto"])
             label = "%s/%d" % (row["proto"].upper(), row["port"])
             if service:
@@ -1796,13 +1803,14 @@ class _ServicesView(_View):
                 _count(row["in"]["packets"], 7), _count(row["in"]["bytes"], 9),
                 _count(row["out"]["packets"], 7), _count(row["out"]["bytes"], 9),
                 _rate(row["rate"]["bps"], unit)))
-        if hidden[0]:
-            lines.append("%-15s %7s %9s" % ("other ports", _count(hidden[0], 7),
-                                            _count(hidden[1], 9)))
         self.table(1, rows - 3, "%-15s %7s %9s %7s %9s %7s %9s %s" % (
             "Proto/Port", "Pkts", "Bytes", "PktsTo", "BytesTo", "PktsFrom", "BytesFrom",
-            "Rate"), lines)
-        self.frame(rows, "Ports %d" % len(snap["services"]))
+            "Rate"), lines, paged=True)
+        status = "Ports %d" % self.total
+        other = snap.get("other_ports")
+        if other and other["packets"]:
+            status += " | Other ports %s pkts" % other["packets"]
+        self.frame(rows, status)
 
 
 class _SizesView(_View):
@@ -1839,18 +1847,18 @@ _LAN_COLUMNS = "  %7s %7s %9s %11s %7s %7s %9s %11s"
 class _LanView(_View):
     name = "LAN station monitor"
     keys_help = "Up/Down/PgUp/PgDn/Home/End scroll  S sort  X exit"
-    sorts = (("P", "packets in", lambda r: -r["in"]["packets"]),
-             ("B", "bytes in", lambda r: -r["in"]["bytes"]),
-             ("K", "packets out", lambda r: -r["out"]["packets"]),
-             ("Y", "bytes out", lambda r: -r["out"]["bytes"]),
-             ("M", "address", lambda r: r["mac"]))
+    sorts = (("P", "packets in", "packets_in"), ("B", "bytes in", "bytes_in"),
+             ("K", "packets out", "packets_out"), ("Y", "bytes out", "bytes_out"),
+             ("M", "address", "mac"))
 
     def draw(self, rows, cols):
-        snap = self.session.snapshot()
+        # two lines a station
+        snap = self.paged(lambda window: self.session.snapshot(window=window),
+                          (rows - 4) // 2)
         unit = self.unit()
         names = self.app.names
         lines = []
-        for row in self.rows(snap["stations"]):
+        for row in snap["stations"]:
             i, o = row["in"], row["out"]
             described = names.mac(row["mac"])
             address = row["mac"] if described == row["mac"] else "%s (%s)" % (
@@ -1862,8 +1870,8 @@ class _LanView(_View):
                 _count(o["bytes"], 9), _rate(o["bps"], unit)))
         self.table(1, rows - 3, _LAN_COLUMNS % (
             "PktsIn", "IP In", "BytesIn", "InRate", "PktsOut", "IP Out", "BytesOut",
-            "OutRate"), lines)
-        self.frame(rows, "Stations %d" % len(snap["stations"]))
+            "OutRate"), lines, paged=True)
+        self.frame(rows, "Stations %d" % self.total)
 
 
 _VIEWS = {"traffic": _TrafficView, "general": _GeneralView, "detailed": _DetailedView,

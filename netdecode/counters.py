@@ -557,22 +557,63 @@ class ServiceStats(object):
             e.base_bytes = nbytes
             e.base_packets = packets
 
-    def snapshot(self):
+    def snapshot(self, window=None, ports=None):
+        """The table, or with ``window`` = (order, start, count) only that page of it in
+        that order (None, "port", "packets", "bytes", "bytes_in", "bytes_out") and its
+        length in "total": a screen shows a page, and a flood of ports must not make
+        every update build them all.  ``ports(port)`` keeps a port in the page; the
+        rest are summed in "other_ports"."""
+        entries = self.services.values()
+        extra = {}
+        if ports is not None:
+            kept, other = [], [0, 0]
+            for e in entries:
+                if ports(e.key & 0xFFFF):
+                    kept.append(e)
+                else:
+                    other[0] += e.in_packets + e.out_packets
+                    other[1] += e.in_bytes + e.out_bytes
+            entries = kept
+            extra["other_ports"] = _pair(other[0], other[1])
+        if window is not None:
+            entries, extra["total"] = _page(entries, _SERVICE_ORDERS, window)
         rows = []
-        for key, e in self.services.items():
+        for e in entries:
+            key = e.key
             rows.append({"proto": _PROTO_NAMES[key >> 16], "port": key & 0xFFFF,
                          "packets": e.in_packets + e.out_packets,
                          "bytes": e.in_bytes + e.out_bytes,
                          "in": _pair(e.in_packets, e.in_bytes),
                          "out": _pair(e.out_packets, e.out_bytes),
                          "rate": _rate(e.bps, e.pps), "last": _seconds(e.last)})
-        rows.sort(key=lambda row: (-row["bytes"], row["proto"], row["port"]))
+        if window is None:
+            rows.sort(key=lambda row: (-row["bytes"], row["proto"], row["port"]))
         u = self.unported
-        return {"iface": (self.options.interface_name(self.ifindex)
-                          if self.ifindex is not None else None),
-                "services": rows,
-                "unported": {"tcp": _pair(u[0], u[1]), "udp": _pair(u[2], u[3])},
-                "evicted": self.evicted}
+        out = {"iface": (self.options.interface_name(self.ifindex)
+                         if self.ifindex is not None else None),
+               "services": rows,
+               "unported": {"tcp": _pair(u[0], u[1]), "udp": _pair(u[2], u[3])},
+               "evicted": self.evicted}
+        out.update(extra)
+        return out
+
+
+_SERVICE_ORDERS = {
+    None: lambda e: (-(e.in_bytes + e.out_bytes), e.key),
+    "port": lambda e: (e.key & 0xFFFF, e.key),
+    "packets": lambda e: (-(e.in_packets + e.out_packets), e.key),
+    "bytes": lambda e: (-(e.in_bytes + e.out_bytes), e.key),
+    "bytes_in": lambda e: (-e.in_bytes, e.key),
+    "bytes_out": lambda e: (-e.out_bytes, e.key),
+}
+
+
+def _page(entries, orders, window):
+    """One page of a table's entries: window = (order, start, count), the order named
+    in ``orders``; returns the page and the table's length."""
+    order, start, count = window
+    ranked = sorted(entries, key=orders[order])
+    return ranked[start:start + count], len(ranked)
 
 
 # --- packet size breakdown (-z) -------------------------------------------------------
@@ -748,24 +789,44 @@ class LanStats(object):
                            (counts[2] - base[2]) * 1e9 / elapsed)
                 e.base = counts
 
-    def snapshot(self):
+    def snapshot(self, window=None):
+        """The stations, or with ``window`` = (order, start, count) one page of them in
+        that order (None, "packets_in", "bytes_in", "packets_out", "bytes_out", "mac")
+        and their number in "total"."""
         name = self.options.interface_name
+        stations = itertools.chain.from_iterable(t.values() for t in self.tables.values())
+        total = None
+        if window is not None:
+            stations, total = _page(stations, _STATION_ORDERS, window)
         rows = []
-        for ifindex, table in self.tables.items():
-            iface = name(ifindex) if ifindex is not None else None
-            for mac, e in table.items():
-                rates = e.rates
-                rows.append({
-                    "mac": _mac_text(mac), "iface": iface, "group": bool(mac[0] & 1),
-                    "in": {"packets": e.in_packets, "bytes": e.in_bytes,
-                           "ip_packets": e.in_ip,
-                           "bps": round(rates[0], 3), "pps": round(rates[1], 3)},
-                    "out": {"packets": e.out_packets, "bytes": e.out_bytes,
-                            "ip_packets": e.out_ip,
-                            "bps": round(rates[2], 3), "pps": round(rates[3], 3)},
-                    "last": _seconds(e.last)})
-        rows.sort(key=lambda row: (-(row["in"]["bytes"] + row["out"]["bytes"]),
-                                   row["iface"] or "", row["mac"]))
-        return {"iface": (self.options.interface_name(self.ifindex)
-                          if self.ifindex is not None else None),
-                "stations": rows, "evicted": self.evicted}
+        for e in stations:
+            rates, mac, ifindex = e.rates, e.mac, e.ifindex
+            rows.append({
+                "mac": _mac_text(mac), "iface": name(ifindex) if ifindex is not None else None,
+                "group": bool(mac[0] & 1),
+                "in": {"packets": e.in_packets, "bytes": e.in_bytes,
+                       "ip_packets": e.in_ip,
+                       "bps": round(rates[0], 3), "pps": round(rates[1], 3)},
+                "out": {"packets": e.out_packets, "bytes": e.out_bytes,
+                        "ip_packets": e.out_ip,
+                        "bps": round(rates[2], 3), "pps": round(rates[3], 3)},
+                "last": _seconds(e.last)})
+        if window is None:
+            rows.sort(key=lambda row: (-(row["in"]["bytes"] + row["out"]["bytes"]),
+                                       row["iface"] or "", row["mac"]))
+        out = {"iface": (self.options.interface_name(self.ifindex)
+                         if self.ifindex is not None else None),
+               "stations": rows, "evicted": self.evicted}
+        if total is not None:
+            out["total"] = total
+        return out
+
+
+_STATION_ORDERS = {
+    None: lambda e: (-(e.in_bytes + e.out_bytes), e.ifindex or 0, e.mac),
+    "packets_in": lambda e: (-e.in_packets, e.ifindex or 0, e.mac),
+    "bytes_in": lambda e: (-e.in_bytes, e.ifindex or 0, e.mac),
+    "packets_out": lambda e: (-e.out_packets, e.ifindex or 0, e.mac),
+    "bytes_out": lambda e: (-e.out_bytes, e.ifindex or 0, e.mac),
+    "mac": lambda e: (e.mac, e.ifindex or 0),
+}

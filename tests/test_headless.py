@@ -47,8 +47,9 @@ class FileTest(unittest.TestCase):
             self.assertEqual(_run("-r", SAMPLE, "-i", "all", "--json", path).returncode, 0)
             with open(path) as f:
                 self.assertEqual(json.loads(f.read())["capture"]["packets"], 20)
-        for argv, text in ((["-r", SAMPLE, "-i", "all"], "give --json"),
-                           (["-r", SAMPLE], "give a facility"),
+        for argv, text in ((["-r", SAMPLE, "-i", "all"], "need a terminal"),
+                           (["-r", SAMPLE], "need a terminal"),
+                           (["-r", SAMPLE, "--json"], "give a facility"),
                            (["-r", SAMPLE, "--dump", "--json"], "choose one"),
                            (["-i", "lo", "-g", "--json"], "not allowed with argument"),
                            (["-r", SAMPLE, "-i", "all", "--json", "-t", "x"], "30s, 5m, 1h")):

@@ -143,7 +143,7 @@ class TestMenus(ScreenTestCase):
         out = subprocess.run([sys.executable, IPTRAF, "-r", SAMPLE, "-i", "all"],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
-        self.assertEqual(out.returncode, 1)
+        self.assertEqual(out.returncode, 2)
         self.assertEqual(out.stderr.strip().count("\n"), 0, out.stderr)
         self.assertIn("need a terminal", out.stderr)
 
