@@ -782,6 +782,60 @@ def our_counts(general, detailed, service, size, lan, ethernet):
     return got
 
 
+class PagedSnapshotTest(unittest.TestCase):
+    """A screen asks for one page of the service and station tables: each page is the
+    slice of the whole table in that order, whatever the order."""
+
+    def feed(self, sink):
+        rng = random.Random(7)
+        for i in range(300):
+            sport, dport = rng.randrange(1, 3000), rng.randrange(1, 3000)
+            src = "02:00:00:00:%02x:%02x" % (rng.randrange(4), rng.randrange(256))
+            data = b.eth(b.ip4(b.udp(b"x" * rng.randrange(40), sport=sport, dport=dport),
+                               proto=17), src=src)
+            sink.add(decode(i * 10**6, 1, 0, 1, data, len(data)))
+
+    def check(self, sink, table, orders, key):
+        whole = sink.snapshot()[table]
+        for order, ranked in orders:
+            expected = sorted(whole, key=ranked) if ranked else whole
+            for start, count in ((0, 7), (5, 10), (len(whole) - 3, 10), (len(whole) + 5, 3)):
+                page = sink.snapshot(window=(order, start, count))
+                self.assertEqual(page["total"], len(whole))
+                self.assertEqual([key(r) for r in page[table]],
+                                 [key(r) for r in expected[start:start + count]], order)
+
+    def test_services(self):
+        s = ServiceStats(options())
+        self.feed(s)
+        self.check(s, "services", (
+            (None, None), ("port", lambda r: (r["port"], r["proto"])),
+            ("packets", lambda r: (-r["packets"], r["proto"], r["port"])),
+            ("bytes_in", lambda r: (-r["in"]["bytes"], r["proto"], r["port"])),
+            ("bytes_out", lambda r: (-r["out"]["bytes"], r["proto"], r["port"]))),
+            lambda r: (r["proto"], r["port"]))
+
+    def test_services_other_ports(self):
+        s = ServiceStats(options())
+        self.feed(s)
+        whole = s.snapshot()["services"]
+        page = s.snapshot(window=(None, 0, 1000), ports=lambda port: port < 1024)
+        self.assertEqual([r["port"] for r in page["services"]],
+                         [r["port"] for r in whole if r["port"] < 1024])
+        self.assertEqual(page["other_ports"]["packets"],
+                         sum(r["packets"] for r in whole if r["port"] >= 1024))
+        self.assertEqual(page["other_ports"]["bytes"],
+                         sum(r["bytes"] for r in whole if r["port"] >= 1024))
+
+    def test_stations(self):
+        ln = LanStats(options())
+        self.feed(ln)
+        self.check(ln, "stations", (
+            (None, None), ("mac", lambda r: r["mac"]),
+            ("packets_in", lambda r: (-r["in"]["packets"], r["mac"])),
+            ("bytes_out", lambda r: (-r["out"]["bytes"], r["mac"]))), lambda r: r["mac"])
+
+
 @unittest.skipUnless(corpus.available(), "no ../shared/corpus beside the project")
 class CorpusTest(unittest.TestCase):
 
