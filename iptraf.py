@@ -686,8 +686,8 @@ def _interactive(args, facility, iface):
     import os
     import signal
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise _usage_error("the screens need a terminal; scripts use --json, --dump "
-                           "or -L")
+        raise _UsageError("%s: the screens need a terminal; scripts use --json, --dump "
+                          "or -L (see %s --help)" % (_PROG, _PROG))
     from netdecode.config import Settings, default_path
     path = args.config or default_path()
     settings = Settings.load(path)
@@ -992,7 +992,11 @@ class _Session:
         if self.reader is not None:
             self.reader.close()
             self.reader = None
-        self.run.finish(self.now(), 0)
+        now = self.now()
+        if now is None:                 # a file without a frame
+            from netdecode.monitor import wall_clock_ns
+            now = wall_clock_ns()
+        self.run.finish(now, 0)
 
 
 _MAIN_MENU = (

@@ -33,7 +33,7 @@ class Terminal:
         self.modes_file = os.path.join(self.folder, "stty")
         # the shell ignores the Ctrl-C meant for the program (a trap, not SIG_IGN,
         # which the program would inherit), then notes how it ended
-        script = ("trap true INT; %s; echo $? > %s; stty -a > %s; echo EXIT; sleep 600"
+        script = ("trap true INT; %s; echo $? > %s; stty -a > %s; sleep 600"
                   % (command, shlex.quote(self.status_file), shlex.quote(self.modes_file)))
         environment = dict(os.environ, **(env or {}))
         environment.pop("TMUX", None)
@@ -83,12 +83,12 @@ class Terminal:
         """Wait for the program to end; returns its status, the screen it left, and
         the terminal's modes after it (``stty -a``, split into words)."""
         end = time.monotonic() + timeout
-        while not os.path.exists(self.modes_file) or not self.text().rstrip().endswith(
-                "EXIT"):
+        while not (os.path.exists(self.modes_file) and os.path.getsize(self.modes_file)):
             if time.monotonic() > end:
                 raise AssertionError("the program did not end in %.0f s:\n%s"
                                      % (timeout, self.text()))
             time.sleep(0.1)
+        time.sleep(0.2)                 # stty's whole output, and the screen after it
         with open(self.status_file) as f:
             status = int(f.read())
         with open(self.modes_file) as f:

@@ -125,7 +125,7 @@ class LogDirectoryTest(unittest.TestCase):
         for argv, text in ((["-g", "-B", "-r", "x.pcap"], "not with -r"),
                            (["-g", "-B", "--json"], "give --json a PATH"),
                            (["-g", "--log-interval", "0", "--json"], "--log-interval"),
-                           (["-g"], "give --json or -L"),
+                           (["-g"], "need a terminal"),
                            (["-i", "lo", "-g", "--json"], "not allowed with argument"),
                            (["-d"], "expected one argument"),
                            (["-g", "--json", "--snaplen", "10"], "--snaplen"),

@@ -212,6 +212,12 @@ class TestTrafficScreen(ScreenTestCase):
             self.assertNotIn("Traceback", screen)
         self.assertCleanExit(term)
 
+    def test_a_monochrome_terminal(self):
+        term = self.start("-r", SAMPLE, "-n", "-i", "all", prefix=["env", "TERM=vt100"])
+        screen = term.wait_for("end of file")
+        self.assertEqual(_row(screen, "10.1.0.10:40000").split()[1:4], ["6", "361", "CLOSED"])
+        self.assertCleanExit(term)
+
     def test_starting_in_a_tiny_terminal(self):
         term = self.start("-r", SAMPLE, "-n", cols=30, rows=8)
         term.wait_for("Terminal too small")
