@@ -29,11 +29,12 @@ Every table holds at most ``options.max_entries``; when full, the stalest sixtee
 evicted (amortised O(1) per packet) and counted.
 """
 import socket
+import struct
 
 from .monitor import stalest
 from .packet import (
-    ARP_OP, ARP_SPA, ARP_TPA, DPORT, ETH_DST, ETH_SRC, ETHERTYPE, ICMP6_CODE, ICMP6_TYPE,
-    ICMP_CODE, ICMP_TYPE, IFINDEX, IP6_DST, IP6_SRC, IP_DST, IP_SRC, LEN, LLC_DSAP, PROTO,
+    ARP_OP, ARP_SPA, ARP_TPA, DATA, DPORT, ETH_DST, ETH_SRC, ETHERTYPE, ICMP6_CODE, ICMP6_TYPE,
+    ICMP_CODE, ICMP_TYPE, IFINDEX, IP6_DST, IP6_SRC, IP_DST, IP_HDR, IP_PROTO, IP_SRC, LEN, LLC_DSAP, PROTO,
     SPORT, TCP_ACK, TCP_FLAGS, TCP_LEN, TCP_SEQ, TCP_WIN, TS, TUNNEL, ethertype_name,
     ipproto_name, LLC_SAP_NAMES,
 )
@@ -134,8 +135,18 @@ class _Half:
             self.packets, self.bytes, flags_text(self.flags), self.state)
 
 
-A_IS_LO, _UNDER_WAY = 1, 2            # a connection's marks: is a the lower endpoint
+A_IS_LO, _UNDER_WAY, _CLOSING = 1, 2, 4     # a connection's marks: is a the lower endpoint;
+# _CLOSING: a FIN or RST was seen, its packets take the complete path (never routed)
 _SHARED_MAX = 4096
+
+# Routes: the 12 bytes of addresses and ports of an IPv4 TCP packet, as they sit in the
+# frame, to (key, connection, half, ifindex), so that the packets of a busy connection skip
+# building and hashing its key (a slice of the frame is a third of that cost,
+# tests/bench/flows.py).  A cache: bounded, cleared when full and whenever a connection is
+# removed, and never holding a connection that saw a FIN or RST (whose packets must go
+# through the flags states).
+_ROUTES_MAX = 8192
+_ROUTE = struct.Struct("!4s4sHH")       # as they sit in an IPv4 header and the TCP one after it
 
 
 class _Conn(_Half):
@@ -173,7 +184,9 @@ class TrafficMonitor:
         self._max = options.max_entries
         self._lines = options.log_lines
         self._shared = {}           # one object per address and MAC that entries keep
-        self.touched = None         # (key, connection, half) of the latest TCP packet
+        self._touched = None        # (key, connection, half, ifindex) of the latest TCP packet
+        self._routes = {}           # see _ROUTES_MAX
+        self._routes_get = self._routes.get
         self.expired = []           # (key, connection) the latest tick removed
 
     def __repr__(self):
@@ -182,10 +195,44 @@ class TrafficMonitor:
     # the per-packet path
 
     def add(self, r):
+        if r[IP_PROTO] == 6 and r[TUNNEL] is None:
+            # TCP right after the outermost IP header, IPv4: the commonest packet.  Its
+            # route is the 12 bytes of addresses and ports (one slice, no key to build),
+            # when the header has no options (IHL 5) and the packet no FIN or RST.
+            flags = r[TCP_FLAGS]
+            if flags is not None and not flags & 0x05:
+                data = r[DATA]
+                hdr = r[IP_HDR]
+                if hdr is not None and data[hdr] == 0x45:
+                    hit = self._routes_get(data[hdr + 12:hdr + 24])
+                    if hit is not None and hit[3] == r[IFINDEX]:
+                        # a routed connection has seen no FIN or RST (see _tcp): no
+                        # state can change
+                        self._touched = hit
+                        _, conn, half, _ = hit
+                        size = r[LEN]
+                        conn.last = r[TS]
+                        half.packets += 1
+                        half.bytes += size
+                        half.size = size
+                        half.flags = flags
+                        half.win = r[TCP_WIN]
+                        return
         flags = r[TCP_FLAGS]
-        if r[PROTO] != 6 or flags is None or r[TUNNEL] is not None:
+        if flags is None or r[TUNNEL] is not None or r[PROTO] != 6:
             self._other(r)
             return
+        self._tcp(r, flags)
+
+    @property
+    def touched(self):
+        """(key, connection, half) of the latest TCP packet."""
+        hit = self._touched
+        return hit[:3] if hit is not None else None
+
+    def _tcp(self, r, flags):
+        """The complete path of a TCP packet: its connection found (or opened) by its
+        key, the flags states, and the route for the next packet that way."""
         src = r[IP_SRC]
         if src is None:
             src, dst = r[IP6_SRC], r[IP6_DST]
@@ -214,13 +261,20 @@ class TrafficMonitor:
                     # one type, which CPython's specialising interpreter needs to be fast
                     half = conn.b = _Conn(None, 0, self._share(r[ETH_SRC]))
         size = r[LEN]
-        self.touched = (key, conn, half)
+        touched = self._touched = (key, conn, half, r[IFINDEX])
         half.packets += 1
         half.bytes += size
         half.size = size
         half.flags = flags
         half.win = r[TCP_WIN]
-        if flags & 0x15:                            # FIN, RST or ACK
+        if flags & 0x05 or conn.marks & _CLOSING:
+            if not conn.marks & _CLOSING:
+                # from now on every packet of this connection takes this path
+                conn.marks |= _CLOSING
+                if len(key[0]) == 4:
+                    routes = self._routes
+                    routes.pop(_ROUTE.pack(src, dst, sport, dport), None)
+                    routes.pop(_ROUTE.pack(dst, src, dport, sport), None)
             if flags & 0x05:
                 if flags & 0x04:                    # RST
                     half.state = RESET
@@ -233,11 +287,19 @@ class TrafficMonitor:
                 other.state = CLOSED
                 if half.state == CLOSED:
                     conn.ended = ts
+        elif half.packets > 1 and r[IP_PROTO] == 6 and r[TUNNEL] is None:
+            # routed from its second packet that way: a flood of one-packet connections
+            # (SYNs from random sources) then leaves the routes empty
+            routes = self._routes
+            if len(routes) >= _ROUTES_MAX:
+                routes.clear()
+            routes[_ROUTE.pack(src, dst, sport, dport)] = touched
 
     def _open(self, key, forward, flags, ts, mac):
         """A connection not seen before: make room, and keep shared objects in its key."""
         if len(self.tcp) >= self._max:
             self.evicted_tcp += _evict(self.tcp, _conn_age)
+            self._routes.clear()
         share = self._share
         key = (share(key[0]), share(key[1]), key[2])
         conn = self.tcp[key] = _Conn(ts, (A_IS_LO if forward else 0) | (
@@ -303,11 +365,14 @@ class TrafficMonitor:
                         or (conn.last is not None and now - conn.last >= idle + linger)]
         for key, _ in self.expired:
             del self.tcp[key]
+        if self.expired:
+            self._routes.clear()
 
     def flush_closed(self):
         """Remove closed and reset connections now (iptraf's F key)."""
         for key in [k for k, c in self.tcp.items() if c.ended is not None]:
             del self.tcp[key]
+        self._routes.clear()
 
     # presentation data
 

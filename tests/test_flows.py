@@ -1,6 +1,7 @@
 """The IP traffic monitor: TCP flag states, ageing, the other-traffic log, bounds."""
 import os
 import random
+import struct
 import sys
 import tracemalloc
 import unittest
@@ -12,7 +13,7 @@ import builders as b  # noqa: E402
 from netdecode.decode import decode  # noqa: E402
 from netdecode.flows import TrafficMonitor, icmp_text  # noqa: E402
 from netdecode.monitor import Options  # noqa: E402
-from netdecode.packet import FIELDS, Packet  # noqa: E402
+from netdecode.packet import FIELDS, TCP_FLAGS, Packet  # noqa: E402
 
 C, S = "10.0.0.1", "10.0.0.2"
 SEC = 10**9
@@ -153,6 +154,62 @@ class FlagStateTest(unittest.TestCase):
         mon.add(decode(T0, 0, None, 1, frame, len(frame)))
         (conn,) = mon.snapshot()["tcp"]
         self.assertEqual((conn["a"], conn["b"]), ("[fd00::1]:1", "[fd00::2]:2"))
+
+
+class RoutesTest(unittest.TestCase):
+    """The per-direction routes (a cache) change nothing: random conversations, with
+    FINs, RSTs, IP options, two interfaces, IPv6 and expiry, counted the same as by the
+    complete path alone."""
+
+    def test_fin_after_both_ways_routed(self):
+        c = Conversation(self)
+        c.seg(True, "S", seq=100)
+        c.seg(False, "SA", seq=500, ack=101)
+        for i in range(3):
+            c.seg(True, "PA", seq=101 + i, ack=501, data=b"x")
+            c.seg(False, "PA", seq=501 + i, ack=102 + i, data=b"y")
+        c.seg(True, "FA", seq=104, ack=504)
+        c.seg(False, "A", seq=504, ack=105)
+        self.assertEqual(c.flags(), ("CLOSED", "--A-"))
+        (conn,) = c.conns()
+        self.assertEqual((conn["a_to_b"]["packets"], conn["b_to_a"]["packets"]), (5, 5))
+
+    def test_routed_equals_complete(self):
+        rng = random.Random(5)
+        ends = [("10.0.0.%d" % i, 1000 + i) for i in range(1, 5)] + [("10.0.0.1", 80)]
+        mon = TrafficMonitor(Options(closed_lifetime=1, idle_timeout=2))
+        ref = TrafficMonitor(Options(closed_lifetime=1, idle_timeout=2))
+        t = T0
+        routed = 0
+        for i in range(6000):
+            (src, sport), (dst, dport) = rng.sample(ends, 2)
+            flags = rng.choice(["A", "PA", "S", "SA", "FA", "R", "RA"] if rng.random() < 0.05
+                               else ["A", "PA"])
+            if rng.random() < 0.1:
+                ip = b.ip6(b.tcp(b"x" * rng.randrange(3), sport=sport, dport=dport,
+                                 flags=flags, seq=i, ack=rng.randrange(i + 2)),
+                           src="fd00::" + src[-1], dst="fd00::" + dst[-1])
+                frame = b.eth(ip, type=0x86DD)
+            else:
+                # options where a header without them has its ports: those of another
+                # connection between the same addresses, which must not be counted there
+                options = (struct.pack("!HH", rng.choice(ends)[1], rng.choice(ends)[1])
+                           if rng.random() < 0.1 else b"")
+                frame = b.eth(b.ip4(b.tcp(b"x" * rng.randrange(3), sport=sport, dport=dport,
+                                          flags=flags, seq=i, ack=rng.randrange(i + 2)),
+                                    src=src, dst=dst, options=options))
+            t += rng.randrange(SEC // 100) if i % 1500 != 999 else 5 * SEC   # all expire
+            record = decode(t, rng.choice((0, 0, 0, 1)), None, 1, frame, len(frame))
+            mon.add(record)
+            ref._tcp(record, record[TCP_FLAGS])
+            self.assertEqual(mon.touched[0], ref.touched[0])
+            self.assertEqual(mon.touched[1] is mon.touched[2], ref.touched[1] is ref.touched[2])
+            if i % 500 == 499:
+                routed = max(routed, len(mon._routes))
+                mon.tick(t)
+                ref.tick(t)
+        self.assertGreater(routed, 0)
+        self.assertEqual(mon.snapshot(), ref.snapshot())
 
 
 class OtherTrafficTest(unittest.TestCase):
