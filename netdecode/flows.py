@@ -377,29 +377,32 @@ class TrafficMonitor:
     # presentation data
 
     def snapshot(self):
-        name = self.options.interface_name
+        name = _cached(self.options.interface_name)
+        macs = _cached(_mac_text)
+        hosts = _cached(_host_text)
         idle = int(self.options.idle_timeout * 1e9)
+        now = self.now
         conns = []
         for (lo_addr, hi_addr, ports), conn in self.tcp.items():
-            ifindex, lo_port, hi_port = ports >> 32, ports >> 16 & 0xFFFF, ports & 0xFFFF
-            lo = endpoint_text(lo_addr, lo_port)
-            hi = endpoint_text(hi_addr, hi_port)
-            a, b = (lo, hi) if conn.marks & A_IS_LO else (hi, lo)
-            is_idle = (self.now is not None and conn.last is not None
-                       and self.now - conn.last >= idle)
-            ab = _half_json(conn, is_idle)
-            ba = _half_json(conn.b, is_idle)
-            conns.append({"a": a, "b": b, "iface": name(ifindex),
-                          "first": _seconds(conn.first), "last": _seconds(conn.last),
-                          "under_way": bool(conn.marks & _UNDER_WAY),
-                          "a_to_b": ab, "b_to_a": ba})
+            lo = "%s:%d" % (hosts(lo_addr), ports >> 16 & 0xFFFF)
+            hi = "%s:%d" % (hosts(hi_addr), ports & 0xFFFF)
+            marks = conn.marks
+            a, b = (lo, hi) if marks & A_IS_LO else (hi, lo)
+            last = conn.last
+            is_idle = now is not None and last is not None and now - last >= idle
+            conns.append({"a": a, "b": b, "iface": name(ports >> 32),
+                          "first": _seconds(conn.first), "last": _seconds(last),
+                          "under_way": bool(marks & _UNDER_WAY),
+                          "a_to_b": _half_json(conn, is_idle, macs),
+                          "b_to_a": _half_json(conn.b, is_idle, macs)})
         conns.sort(key=lambda c: (c["first"] or 0, c["a"], c["b"]))
         flows = []
+        protos = _cached(_proto_name)
+        ends = _cached(_ends_text)
         for key, (packets, size, first, last) in self.flows.items():
             ifindex, proto, lo_addr, lo_port, hi_addr, hi_port = key
-            flows.append({"proto": _proto_name(proto), "iface": name(ifindex),
-                          "a": _endpoint_or_mac(lo_addr, lo_port),
-                          "b": _endpoint_or_mac(hi_addr, hi_port),
+            flows.append({"proto": protos(proto), "iface": name(ifindex),
+                          "a": ends((lo_addr, lo_port)), "b": ends((hi_addr, hi_port)),
                           "packets": packets, "bytes": size,
                           "first": _seconds(first), "last": _seconds(last)})
         flows.sort(key=lambda f: (-f["bytes"], f["a"], f["b"]))
@@ -429,7 +432,7 @@ def _seconds(ns):
     return None if ns is None else round(ns / 1e9, 6)
 
 
-def _half_json(half, idle):
+def _half_json(half, idle, mac_text=_mac_text):
     if half is None:
         return {"packets": 0, "bytes": 0, "flags": "", "size": 0, "win": 0, "mac": None}
     if half.state == RESET:
@@ -443,7 +446,30 @@ def _half_json(half, idle):
     else:
         text = flags_text(half.flags)
     return {"packets": half.packets, "bytes": half.bytes, "flags": text, "size": half.size,
-            "win": half.win, "mac": _mac_text(half.mac)}
+            "win": half.win, "mac": mac_text(half.mac)}
+
+
+def _cached(fn):
+    """``fn`` remembering its results, for one snapshot: its thousands of entries name a
+    few interfaces, hosts and MACs (bounded by the tables it reads, dropped with it)."""
+    results = {}
+    get = results.get
+
+    def cached(arg):
+        text = get(arg)
+        if text is None:
+            text = results[arg] = fn(arg)
+        return text
+    return cached
+
+
+def _host_text(addr):
+    """An address as it goes before ':port': IPv6 in brackets."""
+    return ("[%s]" if len(addr) == 16 else "%s") % _addr_text(addr)
+
+
+def _ends_text(end):
+    return _endpoint_or_mac(*end)
 
 
 def _proto_name(proto):

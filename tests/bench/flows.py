@@ -13,6 +13,7 @@ in the cache and come out three times cheaper), best of --repeat interleaved run
 * other only:   on the rest (the other-traffic log and its flows)
 * all:          every record
 * all+snapshot: every record and one snapshot(), what facilities.py times
+* snapshot:     snapshot() alone, of the monitor that saw every record
 
 Each in µs per frame of the whole capture and above the floor, and per record of its
 kind above the floor.  ``--base DIR`` also times the TrafficMonitor of another tree
@@ -115,6 +116,18 @@ def main():
             n = _run(path, make)
             dt = (time.perf_counter() - t) / n
             best[name] = min(best.get(name, dt), dt)
+    for prefix, cls in classes:
+        options = Options()
+        full = cls(options)
+        monitor = Monitor([full], options.interval)
+        with open_capture(path) as reader:
+            monitor.feed(reader.frames())
+        monitor.finish()
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            full.snapshot()
+            dt = time.perf_counter() - t
+            best[prefix + "snapshot"] = min(best.get(prefix + "snapshot", dt), dt)
     tcp, total = _count(path)
     print("python %s, %s (%d frames, %d TCP)" % (sys.version.split()[0], path, total, tcp))
     floor = best["no-op sink"]
@@ -125,6 +138,9 @@ def main():
             line += "  (+%.3f per %s record)" % ((per - floor) * 1e6 * total / (
                 tcp if kind else total - tcp), "TCP" if kind else "other")
         print(line)
+    for prefix, _ in classes:
+        print("%-18s %6.1f ms (%.3f µs/frame)" % (prefix + "snapshot", best[prefix + "snapshot"] * 1e3,
+                                                 best[prefix + "snapshot"] * 1e6 / total))
     return 0
 
 
