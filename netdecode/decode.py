@@ -34,8 +34,8 @@ _IPPROTO.update(TRANSPORT_DECODERS)
 _EMPTY = [None] * len(FIELDS)
 
 _TAIL = (None,) * (len(FIELDS) - LLC_DSAP)    # the fields the fast path never fills
-_ETH_IPV4_TCP = struct.Struct("!6s6sHBBHHHBBH4s4sHHIIHH")
-_ETH_IPV6 = struct.Struct("!6s6sHIHBB16s16s")
+_ETH_IPV4_TCP = struct.Struct("!6s6sHBxH2xHBB2x4s4sHHIIHH")   # TOS, id, checksum skipped
+_ETH_IPV6 = struct.Struct("!14xIHBx16s16s")      # the MACs and type were read already
 _TCP = struct.Struct("!HHIIHH")
 _UDP = struct.Struct("!HHH")
 
@@ -90,7 +90,7 @@ def decode(ts, ifindex, pkttype, linktype, data, wirelen, _slow=decode_layers,
     if linktype == 1 and len(data) >= 54:
         # read as Ethernet + a 20-byte IPv4 header + TCP whatever it is: one unpack
         # instead of three for the commonest frame; what it yields says if that was right
-        (dst, src, etype, vhl, _, total, _, frag, ttl, proto, _, ip_src, ip_dst,
+        (dst, src, etype, vhl, total, frag, ttl, proto, ip_src, ip_dst,
          sport, dport, seq, ack, offflags, win) = _eth_ipv4_tcp(data, 0)
         if etype == 0x0800:
             if vhl == 0x45 and not frag & 0x3FFF and 20 <= total <= wirelen - 14:
@@ -111,7 +111,7 @@ def decode(ts, ifindex, pkttype, linktype, data, wirelen, _slow=decode_layers,
                             17, sport, dport, None, None, None, None, None,
                             seq >> 16) + _tail     # the UDP length sits where TCP's seq would
         elif etype == 0x86DD and len(data) >= 74:
-            _, _, _, vtcfl, plen, nxt, _, ip6_src, ip6_dst = _eth_ipv6(data, 0)
+            vtcfl, plen, nxt, ip6_src, ip6_dst = _eth_ipv6(data, 0)
             if vtcfl >> 28 == 6 and 0 < plen <= wirelen - 54:
                 if nxt == 6 and plen >= 20:
                     sport, dport, seq, ack, offflags, win = _tcp(data, 54)
