@@ -74,9 +74,10 @@ _REQ3 = struct.Struct("=7I")
 _BLOCK_HDR = struct.Struct("=III")          # block_status, num_pkts, offset_to_first_pkt
 _U32 = struct.Struct("=I")
 # tpacket3_hdr then sockaddr_ll at TPACKET_ALIGN(48) = 48, only the fields we use:
-# next_offset sec nsec snaplen len status mac [net rxhash] vlan_tci vlan_tpid
-# [padding tp_padding[8] sll_family sll_protocol] sll_ifindex [sll_hatype] sll_pkttype
-_PKT_HDR = struct.Struct("=IIIIIIH6xIH14xi2xB")
+# next_offset sec nsec snaplen len status mac [net rxhash vlan_tci vlan_tpid
+# padding tp_padding[8] sll_family sll_protocol] sll_ifindex [sll_hatype] sll_pkttype
+_PKT_HDR = struct.Struct("=IIIIIIH26xi2xB")
+_PKT_TAG = struct.Struct("=32xIH")           # vlan_tci, vlan_tpid: read when the status says
 _STATS_V3 = struct.Struct("=III")
 _STATS = struct.Struct("=II")
 _AUXDATA = struct.Struct("=IIIHHHH")
@@ -217,11 +218,16 @@ class LiveCapture:
         return frames
 
     def _read_ring(self, _hdr=_PKT_HDR.unpack_from, _block=_BLOCK_HDR.unpack_from,
-                   _release=_U32.pack_into):
+                   _release=_U32.pack_into, _tag=_PKT_TAG.unpack_from):
         ring = self._ring
         ifaces = self._ifaces
         frames = []
         append = frames.append
+        # per frame, only what changes: the interface's facts and the second's
+        # nanoseconds are looked up or multiplied when they change, not per frame
+        last_if = lastsec = None
+        linktype = secns = 0
+        skip_out = vlan_ok = False
         while True:
             base = self._next_block * _BLOCK_BYTES
             status, count, off = _block(ring, base + 8)
@@ -229,18 +235,25 @@ class LiveCapture:
                 break
             off += base
             for _ in range(count):
-                (step, sec, nsec, caplen, wirelen, pstatus, mac, tci, tpid, ifindex,
-                 pkttype) = _hdr(ring, off)
-                info = ifaces.get(ifindex)
-                if info is None:
-                    info = self._learn(ifindex)
-                if pkttype != PACKET_OUTGOING or not info[2]:
+                step, sec, nsec, caplen, wirelen, pstatus, mac, ifindex, pkttype = _hdr(ring, off)
+                if ifindex != last_if:
+                    info = ifaces.get(ifindex)
+                    if info is None:
+                        info = self._learn(ifindex)
+                    last_if = ifindex
+                    linktype = info[1]
+                    skip_out = info[2]
+                    vlan_ok = linktype == LINKTYPE_ETHERNET
+                if pkttype != PACKET_OUTGOING or not skip_out:
+                    if sec != lastsec:
+                        lastsec = sec
+                        secns = sec * 1000000000
                     start = off + mac
                     data = ring[start:start + caplen]
-                    if pstatus & TP_STATUS_VLAN_VALID and info[1] == LINKTYPE_ETHERNET:
+                    if pstatus & TP_STATUS_VLAN_VALID and vlan_ok:
+                        tci, tpid = _tag(ring, off)
                         data, wirelen = _with_tag(data, wirelen, tci, tpid, pstatus)
-                    append((sec * 1000000000 + nsec, ifindex, pkttype, info[1], data,
-                            wirelen))
+                    append((secns + nsec, ifindex, pkttype, linktype, data, wirelen))
                 off += step
             _release(ring, base + 8, TP_STATUS_KERNEL)
             self._next_block = (self._next_block + 1) % self._blocks
