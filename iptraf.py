@@ -1561,10 +1561,6 @@ def _half_bytes(conn):
     return conn["a_to_b"]["bytes"] + conn["b_to_a"]["bytes"]
 
 
-_TCP_ORDERS = {"packets": lambda c: -(c["a_to_b"]["packets"] + c["b_to_a"]["packets"]),
-               "bytes": lambda c: -_half_bytes(c)}
-
-
 class _TrafficView(_View):
     """The IP traffic monitor: TCP connections above, two lines each (one a direction),
     bracketed; everything else below, as a log or aggregated per address pair."""
@@ -1607,22 +1603,20 @@ class _TrafficView(_View):
             self.cursor = moved
             return True
         last = max(0, self.other_total - self.other_page)
-        start = last if self.other_top is None else self.other_top
-        moved = self.moved(key, start, self.other_page, last)
+        moved = self.moved(key, self.other_start(), self.other_page, last)
         if moved is None:
             return False
-        self.other_top = None if moved >= last else moved
+        # the log follows its newest lines again once scrolled back to them
+        self.other_top = None if moved >= last and not self.aggregate else moved
         return True
 
     def draw(self, rows, cols):
-        app, names = self.app, self.app.names
-        snap = self.session.snapshot()
-        conns = snap["tcp"]
-        if self.sort is not None:
-            conns = sorted(conns, key=_TCP_ORDERS[self.sort[1]])
+        app = self.app
         content = rows - 4             # less the title, the heading, status and help
         upper = max(2, content * 2 // 3 // 2 * 2)
         lower = content - upper
+        snap = self.fetch(upper // 2, lower - 1)
+        conns = snap["tcp"]
         columns = self._MODES[self.mode]
         right = sum(width + 1 for _, width in columns)
         ends = max(12, cols - 2 - right)
@@ -1630,14 +1624,7 @@ class _TrafficView(_View):
             " " + (label.rjust(w) if label in ("Packets", "Bytes", "Pktsize", "Win")
                    else label.ljust(w)) for label, w in columns)
         app.put(1, 0, " " + heading, "heading" if self.pane == 0 else "text")
-        self.page, self.total = max(1, upper // 2), len(conns)
-        self.cursor = max(0, min(self.cursor, self.total - 1))
-        if self.cursor < self.top:
-            self.top = self.cursor
-        elif self.cursor >= self.top + self.page:
-            self.top = self.cursor - self.page + 1
-        self.top = max(0, min(self.top, self.total - self.page))
-        for i, conn in enumerate(conns[self.top:self.top + self.page]):
+        for i, conn in enumerate(conns):
             selected = self.top + i == self.cursor
             style = "select" if selected and self.pane == 0 else "text"
             for j, (end, half) in enumerate(((conn["a"], conn["a_to_b"]),
@@ -1648,7 +1635,37 @@ class _TrafficView(_View):
         rate = self.selected_rate(conns, snap["ts"])
         self.draw_other(snap, 2 + upper, lower)
         self.frame(rows, "Flow %s | TCP %d Other %d" % (
-            _rate(rate, self.unit()), len(conns), self.other_total))
+            _rate(rate, self.unit()), self.total, self.other_total))
+
+    def fetch(self, page, other_page):
+        """The snapshot with the page of connections that holds the cursor (and, when
+        aggregated, the page of flows shown); fetched again when the table's length,
+        changed since the last draw, moves the page."""
+        self.page, self.other_page = max(1, page), max(1, other_page)
+        while True:
+            self.cursor = max(0, min(self.cursor, self.total - 1))
+            if self.cursor < self.top:
+                self.top = self.cursor
+            elif self.cursor >= self.top + self.page:
+                self.top = self.cursor - self.page + 1
+            self.top = max(0, min(self.top, self.total - self.page))
+            other_top = self.other_start()
+            snap = self.session.snapshot(
+                tcp_page=(self.order(), self.top, self.page),
+                flows_page=(None, other_top, self.other_page if self.aggregate else 0))
+            total = snap["tcp_total"]
+            other_total = snap["flows_total"] if self.aggregate else len(snap["other"])
+            if (total, other_total) == (self.total, self.other_total):
+                return snap
+            self.total, self.other_total = total, other_total
+
+    def other_start(self):
+        """The first line of the lower pane: the newest page of the log unless the user
+        scrolled; the top of the flows, largest first."""
+        last = max(0, self.other_total - self.other_page)
+        if self.other_top is None:
+            return 0 if self.aggregate else last
+        return min(self.other_top, last)
 
     def bracket(self, y, first, style):
         curses = self.app.curses
@@ -1683,7 +1700,7 @@ class _TrafficView(_View):
         """The selected connection's rate since the last draw (iptraf's TCP flow rate)."""
         if not conns or ts is None:
             return 0.0
-        conn = conns[self.cursor]
+        conn = conns[self.cursor - self.top]
         key = (conn["a"], conn["b"], conn["iface"])
         total = _half_bytes(conn)
         was, before, then, rate = self.flow_rate
@@ -1699,15 +1716,15 @@ class _TrafficView(_View):
         app, names = self.app, self.app.names
         if self.aggregate:
             entries = snap["flows"]
-            heading = "Other traffic by address pair (%d)" % len(entries)
+            heading = "Other traffic by address pair (%d)" % self.other_total
         else:
             entries = snap["other"]
             heading = "Other traffic (%d, newest last)" % len(entries)
         app.put(y, 0, " " + heading, "heading" if self.pane == 1 else "text")
-        self.other_page, self.other_total = max(1, height - 1), len(entries)
-        last = max(0, self.other_total - self.other_page)
-        top = last if self.other_top is None else min(self.other_top, last)
-        for i, entry in enumerate(entries[top:top + self.other_page]):
+        if not self.aggregate:
+            start = self.other_start()
+            entries = entries[start:start + self.other_page]
+        for i, entry in enumerate(entries):
             proto = entry["proto"].lower()
             proto = proto if proto in ("udp", "tcp") else None
             if self.aggregate:

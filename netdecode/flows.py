@@ -376,14 +376,32 @@ class TrafficMonitor:
 
     # presentation data
 
-    def snapshot(self):
+    def snapshot(self, tcp_page=None, flows_page=None):
+        """The tables as JSON-able data.  ``tcp_page`` = (order, start, count), the
+        order None (first seen), "packets" or "bytes", and ``flows_page`` = (None,
+        start, count) (by bytes) ask for one page of that table, its length then in
+        "tcp_total" or "flows_total": a screen shows a page, and a flood must not make
+        every update build every row (a count of 0 asks for the length alone)."""
+        extra = {}
+        items = self.tcp.items()
+        if tcp_page is not None:
+            order, first, count = tcp_page
+            items = (sorted(items, key=_TCP_ORDERS[order])[first:first + count]
+                     if count else ())
+            extra["tcp_total"] = len(self.tcp)
+        flow_items = self.flows.items()
+        if flows_page is not None:
+            _, first, count = flows_page
+            flow_items = (sorted(flow_items, key=_by_flow_bytes)[first:first + count]
+                          if count else ())
+            extra["flows_total"] = len(self.flows)
         name = _cached(self.options.interface_name)
         macs = _cached(_mac_text)
         hosts = _cached(_host_text)
         idle = int(self.options.idle_timeout * 1e9)
         now = self.now
         conns = []
-        for (lo_addr, hi_addr, ports), conn in self.tcp.items():
+        for (lo_addr, hi_addr, ports), conn in items:
             lo = "%s:%d" % (hosts(lo_addr), ports >> 16 & 0xFFFF)
             hi = "%s:%d" % (hosts(hi_addr), ports & 0xFFFF)
             marks = conn.marks
@@ -395,20 +413,41 @@ class TrafficMonitor:
                           "under_way": bool(marks & _UNDER_WAY),
                           "a_to_b": _half_json(conn, is_idle, macs),
                           "b_to_a": _half_json(conn.b, is_idle, macs)})
-        conns.sort(key=lambda c: (c["first"] or 0, c["a"], c["b"]))
+        if tcp_page is None:
+            conns.sort(key=lambda c: (c["first"] or 0, c["a"], c["b"]))
         flows = []
         protos = _cached(_proto_name)
         ends = _cached(_ends_text)
-        for key, (packets, size, first, last) in self.flows.items():
+        for key, (packets, size, first, last) in flow_items:
             ifindex, proto, lo_addr, lo_port, hi_addr, hi_port = key
             flows.append({"proto": protos(proto), "iface": name(ifindex),
                           "a": ends((lo_addr, lo_port)), "b": ends((hi_addr, hi_port)),
                           "packets": packets, "bytes": size,
                           "first": _seconds(first), "last": _seconds(last)})
-        flows.sort(key=lambda f: (-f["bytes"], f["a"], f["b"]))
-        return {"tcp": conns, "other": [log_entry_json(e, name) for e in self.log[-self._lines:]],
-                "flows": flows,
-                "evicted": {"tcp": self.evicted_tcp, "flows": self.evicted_flows}}
+        if flows_page is None:
+            flows.sort(key=lambda f: (-f["bytes"], f["a"], f["b"]))
+        out = {"tcp": conns, "other": [log_entry_json(e, name) for e in self.log[-self._lines:]],
+               "flows": flows,
+               "evicted": {"tcp": self.evicted_tcp, "flows": self.evicted_flows}}
+        out.update(extra)
+        return out
+
+
+def _conn_total(conn, field):
+    other = conn.b
+    return getattr(conn, field) + (getattr(other, field) if other is not None else 0)
+
+
+# the orders of a page of the TCP table (first seen: the table's own order on a tie)
+_TCP_ORDERS = {
+    None: lambda item: item[1].first or 0,
+    "packets": lambda item: -_conn_total(item[1], "packets"),
+    "bytes": lambda item: -_conn_total(item[1], "bytes"),
+}
+
+
+def _by_flow_bytes(item):
+    return -item[1][1]
 
 
 def _conn_age(conn):

@@ -249,6 +249,47 @@ class OtherTrafficTest(unittest.TestCase):
         self.assertEqual(len(mon.snapshot()["other"]), 100)
 
 
+class PageTest(unittest.TestCase):
+    """A screen asks for one page of the TCP and flow tables: each page is the slice of
+    the whole table in that order."""
+
+    def test_pages_are_slices_of_the_whole(self):
+        rng = random.Random(3)
+        tm = TrafficMonitor(Options())
+        for i in range(400):
+            src = "10.0.%d.%d" % (rng.randrange(4), rng.randrange(1, 255))
+            if rng.random() < 0.6:
+                data = b.eth(b.ip4(b.tcp(b"x" * rng.randrange(100), sport=rng.randrange(
+                    1024, 1100), dport=80, flags=rng.choice(["S", "PA", "A"])), src=src))
+            else:
+                data = b.eth(b.ip4(b.udp(b"y" * rng.randrange(100), sport=53, dport=rng.randrange(
+                    1024, 1100)), src=src, proto=17))
+            tm.add(decode(i * 10**6, 1, 0, 1, data, len(data)))
+        whole = tm.snapshot()
+        ident = lambda c: (c["a"], c["b"])  # noqa: E731
+        for order, key in ((None, None),
+                           ("packets", lambda c: -(c["a_to_b"]["packets"]
+                                                   + c["b_to_a"]["packets"])),
+                           ("bytes", lambda c: -(c["a_to_b"]["bytes"] + c["b_to_a"]["bytes"]))):
+            ranked = sorted(whole["tcp"], key=key) if key else whole["tcp"]
+            for start, count in ((0, 5), (7, 9), (len(ranked) - 2, 9), (len(ranked) + 3, 2)):
+                page = tm.snapshot(tcp_page=(order, start, count))
+                self.assertEqual(page["tcp_total"], len(ranked))
+                got = [ident(c) for c in page["tcp"]]
+                want = [ident(c) for c in ranked[start:start + count]]
+                if key is None:
+                    self.assertEqual(got, want)
+                else:     # equal totals may come in either order
+                    self.assertEqual([key(c) for c in page["tcp"]],
+                                     [key(c) for c in ranked[start:start + count]])
+        flows = whole["flows"]
+        page = tm.snapshot(flows_page=(None, 3, 6))
+        self.assertEqual(page["flows_total"], len(flows))
+        self.assertEqual([f["bytes"] for f in page["flows"]],
+                         [f["bytes"] for f in flows[3:9]])
+        self.assertEqual(tm.snapshot(flows_page=(None, 0, 0))["flows"], [])
+
+
 class BoundsTest(unittest.TestCase):
     """A SYN flood from random sources: the table stays at its cap, evictions counted."""
 
