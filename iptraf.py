@@ -960,9 +960,9 @@ class _Session:
         from netdecode.monitor import wall_clock_ns
         return wall_clock_ns()
 
-    def snapshot(self, **window):
+    def snapshot(self, **page):
         """The facility's snapshot, or the page of it a view asks for, and its time."""
-        snap = self.sink.snapshot(**window)
+        snap = self.sink.snapshot(**page)
         now = self.now()
         snap["ts"] = None if now is None else now / 1e9
         return snap
@@ -1508,7 +1508,7 @@ class _View:
 
     def paged(self, fetch, count):
         """The snapshot of one page of ``count`` rows from ``self.top``, by
-        ``fetch(window)``; the facility builds no more rows than a screen shows."""
+        ``fetch(page)``; the facility builds no more rows than a screen shows."""
         self.page = max(1, count)
         snap = fetch((self.order(), self.top, self.page))
         self.total = snap["total"]
@@ -1809,7 +1809,7 @@ class _ServicesView(_View):
             # iptraf's rule: ports below 1024 always, above only those asked for
             def ports(port):
                 return port < 1024 or any(low <= port <= high for low, high in extra)
-        snap = self.paged(lambda window: self.session.snapshot(window=window, ports=ports),
+        snap = self.paged(lambda page: self.session.snapshot(page=page, ports=ports),
                           rows - 4)
         unit = self.unit()
         names = self.app.names
@@ -1874,7 +1874,7 @@ class _LanView(_View):
 
     def draw(self, rows, cols):
         # two lines a station
-        snap = self.paged(lambda window: self.session.snapshot(window=window),
+        snap = self.paged(lambda page: self.session.snapshot(page=page),
                           (rows - 4) // 2)
         unit = self.unit()
         names = self.app.names

@@ -557,8 +557,8 @@ class ServiceStats(object):
             e.base_bytes = nbytes
             e.base_packets = packets
 
-    def snapshot(self, window=None, ports=None):
-        """The table, or with ``window`` = (order, start, count) only that page of it in
+    def snapshot(self, page=None, ports=None):
+        """The table, or with ``page`` = (order, start, count) only that page of it in
         that order (None, "port", "packets", "bytes", "bytes_in", "bytes_out") and its
         length in "total": a screen shows a page, and a flood of ports must not make
         every update build them all.  ``ports(port)`` keeps a port in the page; the
@@ -575,8 +575,8 @@ class ServiceStats(object):
                     other[1] += e.in_bytes + e.out_bytes
             entries = kept
             extra["other_ports"] = _pair(other[0], other[1])
-        if window is not None:
-            entries, extra["total"] = _page(entries, _SERVICE_ORDERS, window)
+        if page is not None:
+            entries, extra["total"] = _page(entries, _SERVICE_ORDERS, page)
         rows = []
         for e in entries:
             key = e.key
@@ -586,7 +586,7 @@ class ServiceStats(object):
                          "in": _pair(e.in_packets, e.in_bytes),
                          "out": _pair(e.out_packets, e.out_bytes),
                          "rate": _rate(e.bps, e.pps), "last": _seconds(e.last)})
-        if window is None:
+        if page is None:
             rows.sort(key=lambda row: (-row["bytes"], row["proto"], row["port"]))
         u = self.unported
         out = {"iface": (self.options.interface_name(self.ifindex)
@@ -608,10 +608,10 @@ _SERVICE_ORDERS = {
 }
 
 
-def _page(entries, orders, window):
-    """One page of a table's entries: window = (order, start, count), the order named
+def _page(entries, orders, page):
+    """One page of a table's entries: page = (order, start, count), the order named
     in ``orders``; returns the page and the table's length."""
-    order, start, count = window
+    order, start, count = page
     ranked = sorted(entries, key=orders[order])
     return ranked[start:start + count], len(ranked)
 
@@ -789,15 +789,15 @@ class LanStats(object):
                            (counts[2] - base[2]) * 1e9 / elapsed)
                 e.base = counts
 
-    def snapshot(self, window=None):
-        """The stations, or with ``window`` = (order, start, count) one page of them in
+    def snapshot(self, page=None):
+        """The stations, or with ``page`` = (order, start, count) one page of them in
         that order (None, "packets_in", "bytes_in", "packets_out", "bytes_out", "mac")
         and their number in "total"."""
         name = self.options.interface_name
         stations = itertools.chain.from_iterable(t.values() for t in self.tables.values())
         total = None
-        if window is not None:
-            stations, total = _page(stations, _STATION_ORDERS, window)
+        if page is not None:
+            stations, total = _page(stations, _STATION_ORDERS, page)
         rows = []
         for e in stations:
             rates, mac, ifindex = e.rates, e.mac, e.ifindex
@@ -811,7 +811,7 @@ class LanStats(object):
                         "ip_packets": e.out_ip,
                         "bps": round(rates[2], 3), "pps": round(rates[3], 3)},
                 "last": _seconds(e.last)})
-        if window is None:
+        if page is None:
             rows.sort(key=lambda row: (-(row["in"]["bytes"] + row["out"]["bytes"]),
                                        row["iface"] or "", row["mac"]))
         out = {"iface": (self.options.interface_name(self.ifindex)

@@ -800,7 +800,7 @@ class PagedSnapshotTest(unittest.TestCase):
         for order, ranked in orders:
             expected = sorted(whole, key=ranked) if ranked else whole
             for start, count in ((0, 7), (5, 10), (len(whole) - 3, 10), (len(whole) + 5, 3)):
-                page = sink.snapshot(window=(order, start, count))
+                page = sink.snapshot(page=(order, start, count))
                 self.assertEqual(page["total"], len(whole))
                 self.assertEqual([key(r) for r in page[table]],
                                  [key(r) for r in expected[start:start + count]], order)
@@ -819,7 +819,7 @@ class PagedSnapshotTest(unittest.TestCase):
         s = ServiceStats(options())
         self.feed(s)
         whole = s.snapshot()["services"]
-        page = s.snapshot(window=(None, 0, 1000), ports=lambda port: port < 1024)
+        page = s.snapshot(page=(None, 0, 1000), ports=lambda port: port < 1024)
         self.assertEqual([r["port"] for r in page["services"]],
                          [r["port"] for r in whole if r["port"] < 1024])
         self.assertEqual(page["other_ports"]["packets"],

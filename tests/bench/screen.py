@@ -67,8 +67,8 @@ class _Session:
         self.monitor = Monitor([sink])
         self.note = None
 
-    def snapshot(self, **window):
-        snap = self.sink.snapshot(**window)
+    def snapshot(self, **page):
+        snap = self.sink.snapshot(**page)
         snap["ts"] = 1764000000.0
         return snap
 
