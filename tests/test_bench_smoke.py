@@ -42,6 +42,15 @@ class BenchSmokeTest(unittest.TestCase):
         for name in ("read+decode", "read+match", "read+match+decode (all)"):
             self.assertGreater(rows.get(name, 0), 0, out)
 
+    def test_screen(self):
+        rc, out, err = _bench("screen.py", "--sizes", "300")
+        self.assertEqual(rc, 0, err)
+        rows = [line.split() for line in out.splitlines()[1:]]
+        self.assertEqual(len(rows), 3, out)
+        for row in rows:
+            self.assertGreater(int(row[-4]), 250, out)      # entries: the cap, less evictions
+            self.assertGreater(float(row[-3]), 0, out)      # the redraw's milliseconds
+
     def test_live(self):
         netns.require_live(self)
         rc, out, err = _bench("live.py", "--rates", "20000", "--seconds", "1")
