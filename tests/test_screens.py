@@ -225,6 +225,14 @@ class TestTrafficScreen(ScreenTestCase):
 
 
 class TestSettings(ScreenTestCase):
+    def saved_settings(self, term):
+        """Leave the dialog and the program; what the settings file then holds."""
+        term.keys("x")
+        term.wait_for("LAN station monitor")
+        self.assertCleanExit(term)
+        with open(self.config) as f:
+            return f.read()
+
     def test_configure_is_saved_and_kept_after_a_restart(self):
         term = self.start("-r", SAMPLE, "-n")
         term.wait_for("Configure")
@@ -235,11 +243,7 @@ class TestSettings(ScreenTestCase):
         # a value typed in: the TCP idle timeout
         term.keys("Down", "Down", "Enter", "C-u", "30", "Enter")
         term.wait_for(lambda s: "30" in _row(s, "TCP idle timeout").split())
-        term.keys("x")
-        term.wait_for("LAN station monitor")
-        self.assertCleanExit(term)
-        with open(self.config) as f:
-            saved = f.read()
+        saved = self.saved_settings(term)
         self.assertIn("activity_unit = kbytes", saved)
         self.assertIn("tcp_timeout = 30", saved)
 
@@ -290,11 +294,7 @@ class TestSettings(ScreenTestCase):
         term.wait_for("Filter not taken")
         term.keys("Enter")
         term.wait_for("Expression: icmp")
-        term.keys("x")
-        term.wait_for("LAN station monitor")
-        self.assertCleanExit(term)
-        with open(self.config) as f:
-            saved = f.read()
+        saved = self.saved_settings(term)
         self.assertIn("filter_tcp = no", saved)
         self.assertIn("filter_expr = icmp", saved)
 
