@@ -362,21 +362,25 @@ lost.close()
 """
 
 
-class TestLive(ScreenTestCase):
+class NamespaceScreenTestCase(ScreenTestCase):
+    """A network namespace of the test's own, its lo up, 10.99.0.0/24 routed to lo."""
+
     def setUp(self):
         require_live(self)
         ScreenTestCase.setUp(self)
-        if shutil.which("tcpdump") is None:
-            if os.environ.get("CI") == "true":
-                self.fail("tcpdump is missing, and CI must run this test")
-            self.skipTest("the live screen test counts with tcpdump")
         self.ns = "iptrafscr%d" % os.getpid()
         sh("ip", "netns", "add", self.ns)
         self.addCleanup(sh, "ip", "netns", "del", self.ns)
         sh("ip", "-n", self.ns, "link", "set", "lo", "up")
         sh("ip", "-n", self.ns, "route", "add", "10.99.0.0/24", "dev", "lo")
 
+
+class TestLive(NamespaceScreenTestCase):
     def test_lo_connection_counts_closed_and_unanswered_syn(self):
+        if shutil.which("tcpdump") is None:
+            if os.environ.get("CI") == "true":
+                self.fail("tcpdump is missing, and CI must run this test")
+            self.skipTest("the live screen test counts with tcpdump")
         inside = ["ip", "netns", "exec", self.ns]
         term = self.start("-i", "lo", prefix=inside)         # names on: lo is localhost
         term.wait_for("IP traffic monitor")
@@ -405,6 +409,26 @@ class TestLive(ScreenTestCase):
         self.assertEqual(_row(screen, "S---").split()[1], "1")
         # the names came from the background resolver, /etc/hosts's localhost
         term.wait_for("localhost:")
+        self.assertCleanExit(term)
+
+
+class TestInterfaceChooser(NamespaceScreenTestCase):
+    def test_the_chooser_lists_kind_and_state_and_opens_the_screen(self):
+        term = self.start("-n", prefix=["ip", "netns", "exec", self.ns])
+        term.wait_for("LAN station monitor")
+        term.keys("d")                      # detailed statistics: no "All interfaces"
+        screen = term.wait_for("Select interface")
+        self.assertNotIn("All interfaces", screen)
+        self.assertRegex(_row(screen, " lo "), r"lo +loopback +up +127\.0\.0\.1")
+        term.keys("Enter")
+        screen = term.wait_for(" | Detailed interface statistics ")
+        self.assertTrue(_row(screen, "Detailed interface statistics").rstrip().endswith("lo"))
+        term.keys("x", "l")                 # the LAN monitor offers every interface
+        self.assertIn("All interfaces", term.wait_for("Select interface"))
+        term.keys("Enter")
+        term.wait_for("all interfaces")
+        term.keys("x")
+        term.wait_for("LAN station monitor")
         self.assertCleanExit(term)
 
 
