@@ -9,8 +9,11 @@ namespace a with an AF_PACKET generator at stepped rates (tcpreplay when install
 --tcpreplay is given), and captures them in namespace b, once with netdecode's
 LiveCapture + decode (ring mode, then socket mode) and once with `tcpdump -w /dev/null`,
 on the same traffic; 'ring-only' is LiveCapture's ring without decoding, the capture's
-own share of the cost.  For each run: frames sent, captured, kernel drops, and the
-capturer's CPU time per frame (user + system, from /proc/PID/stat).
+own share of the cost; 'minimal' is the floor issue 3 measures against, a minimal
+Python ring reader that unpacks each frame's Ethernet, IPv4 and port fields in place;
+'traffic' is the whole IP traffic monitor (ring, decode, the facility), what iptraf-ng's
+figure is for.  For each run: frames sent, captured, kernel drops, and the capturer's
+CPU time per frame (user + system, from /proc/PID/stat).
 """
 import argparse
 import json
@@ -68,27 +71,68 @@ def generate(ifname, rate, seconds):
     print(json.dumps({"sent": sent, "seconds": time.monotonic() - start}))
 
 
+_MIN_BLOCK = struct.Struct("=III")            # block_status, num_pkts, offset_to_first_pkt
+_MIN_PKT = struct.Struct("=I8xI8xH")          # tp_next_offset, tp_snaplen, tp_mac
+_MIN_HDRS = struct.Struct("!12xH9xB2x4s4sHH")  # ethertype, protocol, addresses, ports
+
+
+def _minimal_read(ring, blocks, block_bytes, state):
+    """The minimal ring reader: every frame the kernel handed over, its headers unpacked
+    where they lie and nothing kept; returns how many."""
+    count = 0
+    while True:
+        base = state[0] * block_bytes
+        status, packets, off = _MIN_BLOCK.unpack_from(ring, base + 8)
+        if not status & 1:                          # TP_STATUS_USER
+            return count
+        off += base
+        for _ in range(packets):
+            step, snaplen, mac = _MIN_PKT.unpack_from(ring, off)
+            if snaplen >= 38:
+                _MIN_HDRS.unpack_from(ring, off + mac)
+            off += step
+        count += packets
+        struct.pack_into("=I", ring, base + 8, 0)   # back to the kernel
+        state[0] = (state[0] + 1) % blocks
+
+
 def capture(ifname, capturer):
     """The capturer role until SIGTERM: LiveCapture + decode of every frame ('ring',
-    'socket'), or LiveCapture's ring alone ('ring-only', the capture's own cost)."""
-    from netdecode.capture import LiveCapture
+    'socket'), LiveCapture's ring alone ('ring-only', the capture's own cost), the
+    minimal reader on LiveCapture's ring ('minimal'), or the traffic monitor ('traffic')."""
+    from netdecode import capture as live
     from netdecode.decode import decode
+    from netdecode.flows import TrafficMonitor
+    from netdecode.monitor import Monitor, Options
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     count = 0
     mode = "socket" if capturer == "socket" else "ring"
-    decoding = capturer != "ring-only"
-    with LiveCapture(ifname, mode=mode) as cap:
+    with live.LiveCapture(ifname, mode=mode) as cap:
+        if capturer == "minimal":
+            state = [0]
+            read = lambda: _minimal_read(cap._ring, cap._blocks, live._BLOCK_BYTES, state)
+        elif capturer == "traffic":
+            monitor = Monitor([TrafficMonitor(Options())])
+
+            def read():
+                frames = cap.read()
+                monitor.feed(frames)
+                return len(frames)
+        elif capturer == "ring-only":
+            read = lambda: len(cap.read())
+        else:
+            def read():
+                frames = cap.read()
+                for frame in frames:
+                    decode(*frame)
+                return len(frames)
         print("ready", flush=True)
         while True:
             last = bool(stop)
             if not last:
                 cap.wait(0.1)
-            frames = cap.read()
-            count += len(frames)
-            if decoding:
-                for frame in frames:
-                    decode(*frame)
+            count += read()
             if last:
                 break
         print(json.dumps({"captured": count, "dropped": cap.stats()["dropped"]}), flush=True)
@@ -140,7 +184,7 @@ def main():
     reason = netns.live_skip_reason()
     if reason:
         raise SystemExit("live.py: %s" % reason)
-    capturers = ["ring", "ring-only", "socket"] + (
+    capturers = ["ring", "ring-only", "minimal", "traffic", "socket"] + (
         ["tcpdump"] if shutil.which("tcpdump") else [])
     print("python %s; %d-byte frames; capturers: %s" % (
         sys.version.split()[0], _FRAME_SIZE, ", ".join(capturers)))
