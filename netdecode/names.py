@@ -12,7 +12,10 @@ Every name that reaches a screen or a log passes ``printable`` first: a DNS answ
 ``/etc/ethers`` line can hold control characters, which would drive the terminal.
 """
 import collections
+import io
+import os
 import socket
+import stat
 import threading
 import time
 
@@ -150,19 +153,23 @@ class Services:
 
 def read_ethers(path, limit=65536):
     """MAC descriptions from a file in /etc/ethers format (``MAC name`` per line, ``#``
-    comments) as {"aa:bb:cc:dd:ee:ff": name}; a missing file gives {}.  Lines that do
+    comments) as {"aa:bb:cc:dd:ee:ff": name}; a file that is missing, unreadable or not
+    a regular file (a FIFO would block, /dev/zero never end) gives {}.  Lines that do
     not parse are skipped, as ethers(5) readers do; at most ``limit`` entries."""
     names = {}
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
+        # O_NONBLOCK: opening a FIFO would otherwise wait for a writer
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as raw:
+            if not stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
+                return {}
+            for line in io.TextIOWrapper(raw, encoding="utf-8", errors="replace"):
                 fields = line.split("#", 1)[0].split()
                 if len(fields) < 2:
                     continue
                 mac = _mac_key(fields[0])
                 if mac is not None and len(names) < limit:
                     names[mac] = printable(fields[1])
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
+    except OSError:
         return {}
     return names
 

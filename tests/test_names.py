@@ -1,6 +1,7 @@
 """netdecode.names: the resolver never makes its caller wait, keeps its cache and queue
 bounded, gives up on slow lookups; every name is made printable; ethers files parse."""
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -126,6 +127,16 @@ class TestServicesAndEthers(unittest.TestCase):
             "02:00:00:00:00:10": "printer", "02:00:00:00:00:01": "router",
             "0a:0b:0c:0d:0e:0f": "evil?[0m"})
         self.assertEqual(read_ethers(f.name + ".missing"), {})
+
+    def test_ethers_path_that_is_no_file_gives_no_names_and_never_waits(self):
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder)
+        fifo = os.path.join(folder, "fifo")
+        os.mkfifo(fifo)                     # no writer: a plain open would wait forever
+        plain = os.path.join(folder, "plain")
+        open(plain, "w").close()
+        for path in (fifo, "/dev/zero", folder, os.path.join(plain, "x")):
+            self.assertEqual(read_ethers(path), {}, path)
 
 
 if __name__ == "__main__":
