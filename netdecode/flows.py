@@ -287,13 +287,17 @@ class TrafficMonitor:
                 other.state = CLOSED
                 if half.state == CLOSED:
                     conn.ended = ts
-        elif half.packets > 1 and r[IP_PROTO] == 6 and r[TUNNEL] is None:
+        elif (half.packets > 1 and r[IP_PROTO] == 6 and r[TUNNEL] is None
+              and r[DATA][r[IP_HDR]] == 0x45):
             # routed from its second packet that way: a flood of one-packet connections
-            # (SYNs from random sources) then leaves the routes empty
+            # (SYNs from random sources) then leaves the routes empty.  Only a header
+            # without options is routed (the fast path reads the addresses at fixed
+            # places), and a route is never overwritten: the same packets seen on two
+            # interfaces (-i all: a VLAN and its parent) would otherwise take turns
             routes = self._routes
             if len(routes) >= _ROUTES_MAX:
                 routes.clear()
-            routes[_ROUTE.pack(src, dst, sport, dport)] = touched
+            routes.setdefault(_ROUTE.pack(src, dst, sport, dport), touched)
 
     def _open(self, key, forward, flags, ts, mac):
         """A connection not seen before: make room, and keep shared objects in its key."""

@@ -212,6 +212,22 @@ class RoutesTest(unittest.TestCase):
         self.assertEqual(mon.snapshot(), ref.snapshot())
 
 
+    def test_routes_only_where_they_serve_and_never_taken_in_turns(self):
+        mon = TrafficMonitor(Options())
+        with_options = b.eth(b.ip4(b.tcp(b"x", sport=1000, dport=80, flags="PA"),
+                                   options=b"\x01\x01\x01\x00"))
+        plain = b.eth(b.ip4(b.tcp(b"x", sport=1001, dport=80, flags="PA")))
+        for i in range(6):
+            mon.add(decode(T0 + i, 0, None, 1, with_options, len(with_options)))
+        self.assertEqual(mon._routes, {})       # the fast path reads a 20-byte header only
+        for i in range(6):                      # the same packets on a VLAN and its parent
+            mon.add(decode(T0 + i, i % 2, None, 1, plain, len(plain)))
+        (route,) = mon._routes.values()
+        self.assertEqual(route[3], 0)           # the first interface keeps its route
+        halves = [c["a_to_b"]["packets"] for c in mon.snapshot()["tcp"]]
+        self.assertEqual(halves, [6, 3, 3])
+
+
 class OtherTrafficTest(unittest.TestCase):
 
     def feed(self, mon, frame, ts=T0):
