@@ -9,6 +9,8 @@ import sys
 
 _PROG = "iptraf.py"
 _LOG_DIR = "/var/log/iptraf"
+_INTERVAL = 1.0                 # seconds between updates, unless --interval says
+_LOG_INTERVAL = 3600.0          # seconds between the statistics logs' reports
 
 _EPILOG = """\
 facilities (one at a time, as in iptraf-ng):
@@ -94,8 +96,9 @@ def _parser():
     ap.add_argument("--json", nargs="?", const="-", metavar="PATH",
                     help="no screen: write the facility's snapshot as one JSON object "
                          "per update interval (with -r: one, at the end) to stdout or PATH")
-    ap.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
-                    help="update interval of screens, logs and --json (default 1)")
+    ap.add_argument("--interval", type=float, metavar="SECONDS",
+                    help="update interval of screens, logs and --json (default %g; the "
+                         "screens: their setting)" % _INTERVAL)
     ap.add_argument("--dump", action="store_true",
                     help="no screen: write one JSON object per frame to stdout (from -r "
                          "FILE, or live from the interface of -i)")
@@ -120,8 +123,9 @@ def _parser():
                          "default name there, as iptraf-ng names them)" % _LOG_DIR)
     ap.add_argument("--log-format", choices=("text", "json"), default="text",
                     help="log lines as text (default) or as JSON objects")
-    ap.add_argument("--log-interval", type=float, default=3600.0, metavar="SECONDS",
-                    help="report interval of the statistics facilities' logs (default 3600)")
+    ap.add_argument("--log-interval", type=float, metavar="SECONDS",
+                    help="report interval of the statistics facilities' logs (default "
+                         "%g; the screens: their setting)" % _LOG_INTERVAL)
     ap.add_argument("-B", action="store_true", dest="background",
                     help="run in the background, logging (-L, or the default log file); "
                          "SIGUSR2 or SIGTERM end it, SIGHUP or SIGUSR1 reopen the log")
@@ -159,9 +163,19 @@ def _main(argv):
     if args.bundle:
         return _bundle(args.bundle)
     facility = next((f for f in _FACILITIES if getattr(args, f)), None)
-    if args.snaplen < 64 or args.ring_mb < 1 or args.interval <= 0:
+    if args.snaplen < 64 or args.ring_mb < 1 or not _positive(args.interval):
         ap.error("--snaplen takes at least 64 bytes, --ring-mb at least 1, "
                  "--interval more than 0")
+    if not _positive(args.log_interval):
+        ap.error("--log-interval takes more than 0 seconds")
+    # the flags win; not given, the screens take their settings and the rest these
+    interactive = not args.dump and not args.json and not args.background and (
+        args.log is None or _on_terminal())
+    if not interactive:
+        if args.interval is None:
+            args.interval = _INTERVAL
+        if args.log_interval is None:
+            args.log_interval = _LOG_INTERVAL
     if args.dump and args.json:
         ap.error("--dump and --json: choose one")
     if args.dump:
@@ -171,9 +185,7 @@ def _main(argv):
             ap.error("give -r FILE or -i IFACE")
         return _run(args, None, args.traffic or "all")
     iface = getattr(args, facility) if facility not in (None, "general") else "all"
-    if not args.json and not args.background and (args.log is None or _on_terminal()):
-        if args.log_interval <= 0:
-            ap.error("--log-interval takes more than 0 seconds")
+    if interactive:
         return _interactive(args, facility, iface)
     if facility is None:
         ap.error("give a facility (-i, -g, -d, -s, -z, -l) with --json, -L or -B")
@@ -184,9 +196,12 @@ def _main(argv):
             ap.error("-B: give --json a PATH (a background run has no standard output)")
         if args.log is None:
             args.log = ""
-    if args.log_interval <= 0:
-        ap.error("--log-interval takes more than 0 seconds")
     return _run(args, facility, iface)
+
+
+def _positive(value):
+    """A number flag not given, or given more than 0 (nan is not)."""
+    return value is None or value > 0
 
 
 def _on_terminal():
@@ -851,9 +866,11 @@ class _Session:
         import time
         settings = app.settings
         args = copy.copy(app.args)
-        args.interval = settings.update_interval
+        if args.interval is None:
+            args.interval = settings.update_interval
+        if args.log_interval is None:
+            args.log_interval = settings.log_interval * 60.0
         args.promisc = args.promisc or settings.promiscuous
-        args.log_interval = settings.log_interval * 60.0
         args.filter = _combined_filter(app.args.filter, settings.filter_expression())
         self.facility, self.iface = facility, iface
         self.note = None                # the latest warning, for the status line
@@ -938,17 +955,19 @@ class _Session:
             before = monitor.packets
             try:
                 monitor.feed(itertools.islice(self.frames, _FILE_SLICE))
-            except CaptureError as e:
+            except CaptureError as e:         # the end, early: what came before counts
                 self.warn(str(e))
-                before = monitor.packets - _FILE_SLICE - 1
-            if monitor.packets - before < _FILE_SLICE:
-                self.ended = True
-                monitor.finish()
-                return
+            else:
+                if monitor.packets - before == _FILE_SLICE:
+                    continue
+            self.ended = True
+            monitor.finish()
+            return
 
     def idle(self):
-        """Live: let the facility's clock run on (rates fall when the traffic stops)."""
-        if self.cap is not None:
+        """Live: let the facility's clock run on (rates fall when the traffic stops, or
+        when the interface is gone)."""
+        if not self.run.args.read:
             from netdecode.monitor import wall_clock_ns
             self.monitor.idle(wall_clock_ns())
             if self.run.recorder is not None:
@@ -1102,7 +1121,7 @@ class _App:
         import select
         import time
         curses, scr = self.curses, self.scr
-        interval = self.settings.update_interval
+        interval = session.run.args.interval     # --interval, else the setting
         timeout = self.args.timeout
         deadline = None if timeout is None else time.monotonic() + timeout
         keyboard = sys.stdin.fileno()

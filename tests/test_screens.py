@@ -413,6 +413,47 @@ class TestLive(NamespaceScreenTestCase):
         self.assertCleanExit(term)
 
 
+_UDP_FLOW = r"""
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+end = time.monotonic() + 20
+while time.monotonic() < end:
+    try:
+        s.sendto(b"x" * 100, ("10.98.0.2", 9))
+    except OSError:
+        break                       # the interface, and with it the route, is gone
+    time.sleep(0.005)
+"""
+
+
+class TestInterfaceDeleted(NamespaceScreenTestCase):
+    def test_interval_flag_wins_and_rates_fall_to_zero_once_the_interface_is_gone(self):
+        with open(self.config, "w") as f:
+            f.write("update_interval = 60\n")      # the flag must win over it
+        # a veth pair inside the namespace, the far end's MAC fixed: no ARP to wait for
+        sh("ip", "-n", self.ns, "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+        sh("ip", "-n", self.ns, "link", "set", "d1", "up")
+        sh("ip", "-n", self.ns, "link", "set", "d0", "up")
+        sh("ip", "-n", self.ns, "addr", "add", "10.98.0.1/24", "dev", "d0")
+        sh("ip", "-n", self.ns, "neigh", "add", "10.98.0.2", "lladdr", "02:00:00:00:00:02",
+           "dev", "d0")
+        inside = ["ip", "netns", "exec", self.ns]
+        term = self.start("-n", "-d", "d0", "--interval", "0.3", prefix=inside)
+        term.wait_for("Total rates:")
+        sender = subprocess.Popen(inside + [sys.executable, "-c", _UDP_FLOW])
+        self.addCleanup(reap, sender)
+
+        def packet_rate(screen):
+            return float(_row(screen, "Total rates:").split()[4].rstrip("/s"))
+        term.wait_for(lambda s: packet_rate(s) > 20)      # no key pressed: the interval
+        sh("ip", "-n", self.ns, "link", "del", "d0")
+        term.wait_for("deleted")
+        screen = term.wait_for(lambda s: packet_rate(s) == 0)   # the clock still ticks
+        self.assertGreater(float(_row(screen, "Total rates:").split()[8].rstrip("/s")), 20)
+        self.assertEqual(sender.wait(10), 0)
+        self.assertCleanExit(term)
+
+
 class TestInterfaceChooser(NamespaceScreenTestCase):
     def test_the_chooser_lists_kind_and_state_and_opens_the_screen(self):
         term = self.start("-n", prefix=["ip", "netns", "exec", self.ns])
