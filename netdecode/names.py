@@ -12,7 +12,6 @@ Every name that reaches a screen or a log passes ``printable`` first: a DNS answ
 ``/etc/ethers`` line can hold control characters, which would drive the terminal.
 """
 import collections
-import io
 import os
 import socket
 import stat
@@ -159,10 +158,11 @@ def read_ethers(path, limit=65536):
     names = {}
     try:
         # O_NONBLOCK: opening a FIFO would otherwise wait for a writer
-        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as raw:
-            if not stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), encoding="utf-8",
+                  errors="replace") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
                 return {}
-            for line in io.TextIOWrapper(raw, encoding="utf-8", errors="replace"):
+            for line in f:
                 fields = line.split("#", 1)[0].split()
                 if len(fields) < 2:
                     continue
