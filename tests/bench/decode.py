@@ -107,8 +107,9 @@ def bench_capture(frames, path=None):
         path = os.path.join(tempfile.gettempdir(), "iptraf-bench-%d-%d.pcap" % (_SEED, frames))
     if not os.path.exists(path):
         t = time.perf_counter()
-        build_capture(path + ".part", frames)
-        os.rename(path + ".part", path)
+        part = "%s.%d.part" % (path, os.getpid())     # CI runs interpreters side by side
+        build_capture(part, frames)
+        os.rename(part, path)
         print("built %s (%d frames, %.1f MB) in %.1f s" % (
             path, frames, os.path.getsize(path) / 1e6, time.perf_counter() - t))
     return path
