@@ -38,7 +38,7 @@ import select
 import socket
 import struct
 
-from .ifaces import ARPHRD_LOOPBACK, list_interfaces
+from .ifaces import ARPHRD_LOOPBACK, IFF_UP, list_interfaces
 from .link import LINKTYPE_ETHERNET
 from .packet import PACKET_OUTGOING
 
@@ -211,10 +211,16 @@ class LiveCapture:
             frames = self._read_ring()
         else:
             frames = self._read_socket()
-        if frames:
-            self._down = False
-        elif self._down and not self._exists():
-            raise InterfaceGone(errno.ENODEV, "%s: the interface was deleted" % self.ifname)
+        if self._down:
+            # frames read after the interface went down may be the last ones from before
+            # it: only its own state says whether it is back up, or gone
+            up = self._state()
+            if up is None:
+                if not frames:
+                    raise InterfaceGone(errno.ENODEV,
+                                        "%s: the interface was deleted" % self.ifname)
+            elif up and frames:
+                self._down = False
         return frames
 
     def _read_ring(self, _hdr=_PKT_HDR.unpack_from, _block=_BLOCK_HDR.unpack_from,
@@ -319,12 +325,19 @@ class LiveCapture:
         interface takes it down first, so read() keeps asking whether it still exists."""
         if err in (errno.ENETDOWN, errno.ENXIO, errno.ENODEV):
             self._down = True
-            if not self._exists():
+            if self._state() is None:
                 raise InterfaceGone(err, "%s: the interface was deleted" % self.ifname)
             raise InterfaceDown(err, "%s: the interface went down" % self.ifname)
 
-    def _exists(self):
-        return self.ifname is None or os.path.exists("/sys/class/net/%s" % self.ifname)
+    def _state(self):
+        """Whether the interface is up; None when it no longer exists."""
+        if self.ifname is None:
+            return True
+        try:
+            with open("/sys/class/net/%s/flags" % self.ifname) as f:
+                return bool(int(f.read(), 16) & IFF_UP)
+        except (OSError, ValueError):
+            return None
 
     # bookkeeping
 

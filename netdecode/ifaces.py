@@ -11,11 +11,11 @@ import struct
 
 from .link import ARPHRD_TO_LINKTYPE
 
-__all__ = ["Interface", "list_interfaces", "interface_by_name", "ARPHRD_LOOPBACK"]
+__all__ = ["Interface", "list_interfaces", "interface_by_name", "ARPHRD_LOOPBACK", "IFF_UP"]
 
 ARPHRD_LOOPBACK = 772
 _SYS = "/sys/class/net"
-_IFF_UP = 0x1
+IFF_UP = 0x1
 _IFF_RUNNING = 0x40
 
 _KIND_BY_ARPHRD = {
@@ -165,7 +165,7 @@ def list_interfaces():
         flags = int(_read(os.path.join(base, "flags"), "0") or "0", 16)
         mac = _read(os.path.join(base, "address"), "") or ""
         found.append(Interface(
-            name, index, arphrd, _kind(name, arphrd), bool(flags & _IFF_UP),
+            name, index, arphrd, _kind(name, arphrd), bool(flags & IFF_UP),
             bool(flags & _IFF_RUNNING), int(_read(os.path.join(base, "mtu"), "0") or 0),
             bytes.fromhex(mac.replace(":", "")) if mac else b"", v4.get(index, []),
             v6.get(index, [])))
