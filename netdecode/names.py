@@ -75,6 +75,7 @@ class Resolver:
             if entry is not None:
                 value, since = entry
                 if value:
+                    self._cache.move_to_end(address)    # the names on screen stay
                     return value
                 if value is _PENDING:
                     if now - since > self._timeout:

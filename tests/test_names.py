@@ -103,6 +103,17 @@ class TestResolver(unittest.TestCase):
         self.assertIsNone(resolver.name("10.1.0.0"))     # given up: a number it stays
         self.assertEqual(resolver.timeouts, 1)
 
+    def test_the_cache_keeps_the_names_in_use(self):
+        resolver = Resolver(lookup=lambda address: "host-" + address, cache_size=2)
+        self.addCleanup(resolver.close)
+        settle(resolver, "10.0.0.1")
+        settle(resolver, "10.0.0.2")
+        self.assertEqual(resolver.name("10.0.0.1"), "host-10.0.0.1")   # in use again
+        settle(resolver, "10.0.0.3")                # one must go: the least recently used
+        self.assertEqual(resolver.name("10.0.0.1"), "host-10.0.0.1")
+        self.assertEqual(resolver.lookups, 3)
+        self.assertIsNone(resolver.name("10.0.0.2"))  # gone: asked again
+
     def test_the_system_resolver_names_localhost(self):
         resolver = Resolver()
         self.addCleanup(resolver.close)
