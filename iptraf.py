@@ -1669,11 +1669,14 @@ class _TrafficView(_View):
                 self.top = self.cursor - self.page + 1
             self.top = max(0, min(self.top, self.total - self.page))
             other_top = self.other_start()
+            other = (None, other_top, self.other_page)
+            none = (None, 0, 0)
             snap = self.session.snapshot(
                 tcp_page=(self.order(), self.top, self.page),
-                flows_page=(None, other_top, self.other_page if self.aggregate else 0))
+                flows_page=other if self.aggregate else none,
+                other_page=none if self.aggregate else other)
             total = snap["tcp_total"]
-            other_total = snap["flows_total"] if self.aggregate else len(snap["other"])
+            other_total = snap["flows_total" if self.aggregate else "other_total"]
             if (total, other_total) == (self.total, self.other_total):
                 return snap
             self.total, self.other_total = total, other_total
@@ -1738,11 +1741,8 @@ class _TrafficView(_View):
             heading = "Other traffic by address pair (%d)" % self.other_total
         else:
             entries = snap["other"]
-            heading = "Other traffic (%d, newest last)" % len(entries)
+            heading = "Other traffic (%d, newest last)" % self.other_total
         app.put(y, 0, " " + heading, "heading" if self.pane == 1 else "text")
-        if not self.aggregate:
-            start = self.other_start()
-            entries = entries[start:start + self.other_page]
         for i, entry in enumerate(entries):
             proto = entry["proto"].lower()
             proto = proto if proto in ("udp", "tcp") else None

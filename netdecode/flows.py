@@ -380,13 +380,19 @@ class TrafficMonitor:
 
     # presentation data
 
-    def snapshot(self, tcp_page=None, flows_page=None):
+    def snapshot(self, tcp_page=None, flows_page=None, other_page=None):
         """The tables as JSON-able data.  ``tcp_page`` = (order, start, count), the
-        order None (first seen), "packets" or "bytes", and ``flows_page`` = (None,
-        start, count) (by bytes) ask for one page of that table, its length then in
-        "tcp_total" or "flows_total": a screen shows a page, and a flood must not make
+        order None (first seen), "packets" or "bytes", ``flows_page`` = (None, start,
+        count) (by bytes) and ``other_page`` = (None, start, count) (the log, oldest
+        first) ask for one page of that table, its length then in "tcp_total",
+        "flows_total" or "other_total": a screen shows a page, and a flood must not make
         every update build every row (a count of 0 asks for the length alone)."""
         extra = {}
+        log = self.log[-self._lines:]
+        if other_page is not None:
+            _, first, count = other_page
+            extra["other_total"] = len(log)
+            log = log[first:first + count] if count else ()
         items = self.tcp.items()
         if tcp_page is not None:
             order, first, count = tcp_page
@@ -430,7 +436,7 @@ class TrafficMonitor:
                           "first": _seconds(first), "last": _seconds(last)})
         if flows_page is None:
             flows.sort(key=lambda f: (-f["bytes"], f["a"], f["b"]))
-        out = {"tcp": conns, "other": [log_entry_json(e, name) for e in self.log[-self._lines:]],
+        out = {"tcp": conns, "other": [log_entry_json(e, name) for e in log],
                "flows": flows,
                "evicted": {"tcp": self.evicted_tcp, "flows": self.evicted_flows}}
         out.update(extra)

@@ -304,6 +304,11 @@ class PageTest(unittest.TestCase):
         self.assertEqual([f["bytes"] for f in page["flows"]],
                          [f["bytes"] for f in flows[3:9]])
         self.assertEqual(tm.snapshot(flows_page=(None, 0, 0))["flows"], [])
+        log = whole["other"]
+        page = tm.snapshot(other_page=(None, len(log) - 4, 10))
+        self.assertEqual(page["other_total"], len(log))
+        self.assertEqual(page["other"], log[-4:])
+        self.assertEqual(tm.snapshot(other_page=(None, 0, 0))["other"], [])
 
 
 class BoundsTest(unittest.TestCase):
