@@ -38,7 +38,7 @@ import select
 import socket
 import struct
 
-from .ifaces import ARPHRD_LOOPBACK, IFF_UP, list_interfaces
+from .ifaces import ARPHRD_LOOPBACK, interface_up, list_interfaces
 from .link import LINKTYPE_ETHERNET
 from .packet import PACKET_OUTGOING
 
@@ -331,13 +331,7 @@ class LiveCapture:
 
     def _state(self):
         """Whether the interface is up; None when it no longer exists."""
-        if self.ifname is None:
-            return True
-        try:
-            with open("/sys/class/net/%s/flags" % self.ifname) as f:
-                return bool(int(f.read(), 16) & IFF_UP)
-        except (OSError, ValueError):
-            return None
+        return True if self.ifname is None else interface_up(self.ifname)
 
     # bookkeeping
 

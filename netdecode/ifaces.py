@@ -11,11 +11,12 @@ import struct
 
 from .link import ARPHRD_TO_LINKTYPE
 
-__all__ = ["Interface", "list_interfaces", "interface_by_name", "ARPHRD_LOOPBACK", "IFF_UP"]
+__all__ = ["Interface", "list_interfaces", "interface_by_name", "interface_up",
+           "ARPHRD_LOOPBACK"]
 
 ARPHRD_LOOPBACK = 772
 _SYS = "/sys/class/net"
-IFF_UP = 0x1
+_IFF_UP = 0x1
 _IFF_RUNNING = 0x40
 
 _KIND_BY_ARPHRD = {
@@ -73,6 +74,15 @@ def _read(path, default=None):
             return f.read().strip()
     except OSError:
         return default
+
+
+def interface_up(name):
+    """Whether interface ``name`` is up (IFF_UP); None when it does not exist."""
+    flags = _read(os.path.join(_SYS, name, "flags"))
+    try:
+        return None if flags is None else bool(int(flags, 16) & _IFF_UP)
+    except ValueError:
+        return None
 
 
 def _kind(name, arphrd):
@@ -165,7 +175,7 @@ def list_interfaces():
         flags = int(_read(os.path.join(base, "flags"), "0") or "0", 16)
         mac = _read(os.path.join(base, "address"), "") or ""
         found.append(Interface(
-            name, index, arphrd, _kind(name, arphrd), bool(flags & IFF_UP),
+            name, index, arphrd, _kind(name, arphrd), bool(flags & _IFF_UP),
             bool(flags & _IFF_RUNNING), int(_read(os.path.join(base, "mtu"), "0") or 0),
             bytes.fromhex(mac.replace(":", "")) if mac else b"", v4.get(index, []),
             v6.get(index, [])))
