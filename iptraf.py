@@ -955,11 +955,10 @@ class _Session:
             before = monitor.packets
             try:
                 monitor.feed(itertools.islice(self.frames, _FILE_SLICE))
+                if monitor.packets - before == _FILE_SLICE:
+                    continue                  # a whole slice: the file may hold more
             except CaptureError as e:         # the end, early: what came before counts
                 self.warn(str(e))
-            else:
-                if monitor.packets - before == _FILE_SLICE:
-                    continue
             self.ended = True
             monitor.finish()
             return
