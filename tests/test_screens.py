@@ -58,6 +58,12 @@ def _opened(term, name):
     return term.wait_for(lambda s: " | %s " % name in s and "(end of file)" in s)
 
 
+def _edit_expression(term, text):
+    """In the Filters dialog: the expression line (below the six protocols) set to text."""
+    term.keys(*["Down"] * 6)
+    term.keys("Enter", "C-u", text, "Enter")
+
+
 def _row(screen, text):
     """The screen line that holds ``text``."""
     for line in screen.splitlines():
@@ -279,9 +285,7 @@ class TestSettings(ScreenTestCase):
         self.assertIn("TCP 0 Other 9", screen)
         term.keys("x", "f")
         term.wait_for("[ ] TCP")
-        for _ in range(6):
-            term.keys("Down")
-        term.keys("Enter", "icmp", "Enter")                 # the expression line
+        _edit_expression(term, "icmp")
         term.wait_for("Expression: icmp")
         term.keys("x", "i")
         screen = term.wait_for("end of file")
@@ -289,9 +293,7 @@ class TestSettings(ScreenTestCase):
         self.assertIn("Filtered 16", screen)
         term.keys("x", "f")
         term.wait_for("Expression: icmp")
-        for _ in range(6):
-            term.keys("Down")
-        term.keys("Enter", "C-u", "port port", "Enter")     # refused, and kept as it was
+        _edit_expression(term, "port port")                 # refused, and kept as it was
         term.wait_for("Filter not taken")
         term.keys("Enter")
         term.wait_for("Expression: icmp")
