@@ -13,9 +13,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from netdecode.capture import LiveCapture  # noqa: E402
-from netdecode.dump import ip_text, mac_text  # noqa: E402
-from netdecode.ifaces import list_interfaces  # noqa: E402
+from netdecode.capture.live import LiveCapture  # noqa: E402
+from netdecode.output.dump import ip_text, mac_text  # noqa: E402
+from netdecode.capture.ifaces import list_interfaces  # noqa: E402
 
 
 def hold(ifname, mode, ring_mb, seconds):
@@ -32,10 +32,10 @@ def hold(ifname, mode, ring_mb, seconds):
 
 
 def filtered(ifname, mode, expr, seconds):
-    from netdecode.decode import decode
+    from netdecode.decoding.decode import decode
     from netdecode.filter import compile_filter
-    from netdecode.ifaces import interface_by_name
-    from netdecode.packet import DPORT, PROTO
+    from netdecode.capture.ifaces import interface_by_name
+    from netdecode.decoding.packet import DPORT, PROTO
     program = compile_filter(expr, interface_by_name(ifname).linktype, live=True)
     ports = []
     with LiveCapture(ifname, mode=mode, bpf=program) as cap:

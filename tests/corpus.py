@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from netdecode.pcap import CaptureError, open_capture  # noqa: E402
+from netdecode.capture.pcap import CaptureError, open_capture  # noqa: E402
 
 __all__ = ["CORPUS", "TRUTH", "available", "frames_read", "captures", "is_pcapng",
            "truth_rows", "read_frames"]

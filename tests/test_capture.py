@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import netns  # noqa: E402
-from netdecode.pcap import open_capture  # noqa: E402
+from netdecode.capture.pcap import open_capture  # noqa: E402
 
 import live_peer  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""netdecode.config: settings round-trip through their file, a bad file never stops the
+"""netdecode.run.settings: settings round-trip through their file, a bad file never stops the
 program, and the Filters dialog's switches make expressions the filter compiler takes."""
 import itertools
 import os
@@ -9,7 +9,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from netdecode.config import (  # noqa: E402
+from netdecode.run.settings import (  # noqa: E402
     FILTER_PROTOCOLS, ConfigError, Settings, default_path, parse_ports)
 from netdecode.filter import Filter, FilterError, compile_filter  # noqa: E402
 

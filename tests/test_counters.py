@@ -21,15 +21,16 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
 import builders as b  # noqa: E402
-from netdecode.counters import (  # noqa: E402
+from netdecode.accounting.counters import (  # noqa: E402
     DetailedStats, GeneralStats, LanStats, ServiceStats, SizeStats,
 )
-from netdecode.decode import decode  # noqa: E402
+from netdecode.decoding.decode import decode  # noqa: E402
 import corpus  # noqa: E402
-from netdecode.ip import ipv4_checksum_ok  # noqa: E402
-from netdecode.monitor import Monitor, Options  # noqa: E402
-from netdecode.packet import ETHERTYPE  # noqa: E402
-from netdecode.pcap import open_capture  # noqa: E402
+from netdecode.decoding.ip import ipv4_checksum_ok  # noqa: E402
+from netdecode.accounting.tables import Options  # noqa: E402
+from netdecode.run.monitor import Monitor  # noqa: E402
+from netdecode.decoding.packet import ETHERTYPE  # noqa: E402
+from netdecode.capture.pcap import open_capture  # noqa: E402
 
 SEC = 10**9
 T0 = 1764000000 * SEC

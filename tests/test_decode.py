@@ -1,4 +1,4 @@
-"""Unit tests of the frame decoder (netdecode.decode and its layers).
+"""Unit tests of the frame decoder (netdecode.decoding.decode and its layers).
 
 Every frame comes from tests/builders.py and is registered once in ``FX`` (name ->
 ``Fixture``) so that the truncation sweep at the end cuts every one of them.  Expected
@@ -30,9 +30,9 @@ from builders import (  # noqa: E402
     sctp, sll, sll2, snap, tcp, udp, vxlan,
 )
 import corpus  # noqa: E402
-from netdecode.decode import SUPPORTED_LINKTYPES, decode, decode_layers  # noqa: E402
-from netdecode.ip import ipv4_checksum_ok  # noqa: E402
-from netdecode.packet import FIELDS, Packet  # noqa: E402
+from netdecode.decoding.decode import SUPPORTED_LINKTYPES, decode, decode_layers  # noqa: E402
+from netdecode.decoding.ip import ipv4_checksum_ok  # noqa: E402
+from netdecode.decoding.packet import FIELDS, Packet  # noqa: E402
 
 CORPUS = corpus.CORPUS
 
@@ -1148,7 +1148,7 @@ def corpus_files():
 class CorpusTest(unittest.TestCase):
 
     def test_fast_path_agrees_on_every_corpus_frame(self):
-        from netdecode.pcap import CaptureError, open_capture
+        from netdecode.capture.pcap import CaptureError, open_capture
         total = 0
         problems = []
         for path in corpus_files():

@@ -35,7 +35,7 @@ class BundleTest(unittest.TestCase):
             names = sorted(z.namelist())
             self.assertTrue(all(i.compress_type == zipfile.ZIP_STORED for i in z.infolist()))
         expected = ["__main__.py", "iptraf.py"] + sorted(
-            "netdecode/" + os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "netdecode", "*.py")))
+            os.path.relpath(p, ROOT).replace(os.sep, "/") for p in _sources())
         self.assertEqual(names, expected)
         with open(self.pyz, "rb") as f:
             self.assertEqual(f.readline(), b"#!/usr/bin/env python3\n")
@@ -63,12 +63,17 @@ class BundleTest(unittest.TestCase):
                                         stderr=subprocess.PIPE, timeout=60).returncode, 2)
 
 
+def _sources():
+    """Every module of the netdecode package, its subpackages' included."""
+    return glob.glob(os.path.join(ROOT, "netdecode", "**", "*.py"), recursive=True)
+
+
 class ImportAuditTest(unittest.TestCase):
     """iptraf.py and netdecode/ import nothing outside the standard library."""
 
     def test_standard_library_only(self):
         stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
-        sources = [IPTRAF] + glob.glob(os.path.join(ROOT, "netdecode", "*.py"))
+        sources = [IPTRAF] + _sources()
         bad = []
         for path in sources:
             with open(path, encoding="utf-8") as f:

@@ -24,9 +24,9 @@ import unittest  # noqa: E402
 
 import builders as b  # noqa: E402
 import corpus  # noqa: E402
-from netdecode import filter as F  # noqa: E402
-from netdecode.filter import Filter, FilterError, Program, compile_filter  # noqa: E402
-from netdecode.pcap import CaptureError, PcapWriter, open_capture  # noqa: E402
+from netdecode.filter import Filter, FilterError, Program, bpf, compile_filter  # noqa: E402
+from netdecode.filter.matcher import matcher  # noqa: E402
+from netdecode.capture.pcap import CaptureError, PcapWriter, open_capture  # noqa: E402
 
 CI = os.environ.get("CI") == "true"
 TCPDUMP = shutil.which("tcpdump")
@@ -110,7 +110,7 @@ class ParseTest(unittest.TestCase):
         for expr in PRIMITIVES:
             prog = compile_filter(expr, EN10MB)
             self.assertIsInstance(prog, Program, expr)
-            self.assertEqual(prog.instructions[-1][0] & 0x07, F._BPF_RET, expr)
+            self.assertEqual(prog.instructions[-1][0] & 0x07, bpf.BPF_RET, expr)
 
     def test_primitives_on_other_link_types(self):
         for linktype in (SLL, SLL2, RAW, IPV4, IPV6, NULL, LOOP):
@@ -165,7 +165,7 @@ class ParseTest(unittest.TestCase):
         self.assertError("ip6 host 1.2.3.4", 10, "'ip6' modifier applied to ip host")
         self.assertError("tcp host 1.2.3.4", 10, "'tcp' modifier applied to host")
         self.assertError("udp port http", 10, "port 'http' is tcp") \
-            if _service("http") == (80, F._IPPROTO_TCP) else None
+            if _service("http") == (80, bpf.IPPROTO_TCP) else None
         self.assertError("ether proto \\foo", 13, "unknown ether proto 'foo'")
         self.assertError("mpls", 1, "'mpls' is not supported")
         self.assertError("tcp # 1", 5, "unexpected character '#'")
@@ -178,21 +178,21 @@ class ParseTest(unittest.TestCase):
         self.assertError("ip and ip6", None, "expression rejects all packets")
         self.assertError("tcp", None, "link type 9 is not supported", 9)
         with self.assertRaises(FilterError):
-            Program([(F._BPF_LD | F._BPF_MEM, 0, 0, 0), (F._BPF_RET | F._BPF_K, 0, 0, 1)])
+            Program([(bpf.BPF_LD | bpf.BPF_MEM, 0, 0, 0), (bpf.BPF_RET | bpf.BPF_K, 0, 0, 1)])
         with self.assertRaises(FilterError):
-            Program([(F._BPF_JMP | F._BPF_JEQ, 5, 0, 1), (F._BPF_RET | F._BPF_K, 0, 0, 1)])
+            Program([(bpf.BPF_JMP | bpf.BPF_JEQ, 5, 0, 1), (bpf.BPF_RET | bpf.BPF_K, 0, 0, 1)])
         with self.assertRaises(FilterError):
-            Program([(F._BPF_LD | F._BPF_IMM, 0, 0, 1)])
+            Program([(bpf.BPF_LD | bpf.BPF_IMM, 0, 0, 1)])
         with self.assertRaises(FilterError):
-            Program([(F._BPF_ALU | F._BPF_DIV | F._BPF_K, 0, 0, 0),
-                     (F._BPF_RET | F._BPF_A, 0, 0, 0)])
+            Program([(bpf.BPF_ALU | bpf.BPF_DIV | bpf.BPF_K, 0, 0, 0),
+                     (bpf.BPF_RET | bpf.BPF_A, 0, 0, 0)])
 
     def test_error_is_a_value_error(self):
         self.assertTrue(issubclass(FilterError, ValueError))
 
     def test_empty_expression_accepts_everything(self):
         prog = compile_filter("", EN10MB)
-        self.assertEqual(prog.instructions, [(F._BPF_RET | F._BPF_K, 0, 0, ACCEPT)])
+        self.assertEqual(prog.instructions, [(bpf.BPF_RET | bpf.BPF_K, 0, 0, ACCEPT)])
         self.assertTrue(prog.match(b"", 0))
 
     def same(self, a, b, linktype=EN10MB):
@@ -234,7 +234,7 @@ class ParseTest(unittest.TestCase):
             port, proto = _service(name)
             if port is None:
                 continue
-            word = {F._IPPROTO_TCP: "tcp ", F._IPPROTO_UDP: "udp "}.get(proto, "")
+            word = {bpf.IPPROTO_TCP: "tcp ", bpf.IPPROTO_UDP: "udp "}.get(proto, "")
             self.same("port %s" % name, "%sport %d" % (word, port))
             self.same("portrange %s-%s" % (name, name),
                       "%sportrange %d-%d" % (word, port, port))
@@ -261,9 +261,9 @@ def _service(name):
     if "tcp" in ports:
         if ports.get("udp") == ports["tcp"]:
             return ports["tcp"], None
-        return ports["tcp"], F._IPPROTO_TCP
+        return ports["tcp"], bpf.IPPROTO_TCP
     if "udp" in ports:
-        return ports["udp"], F._IPPROTO_UDP
+        return ports["udp"], bpf.IPPROTO_UDP
     return None, None
 
 
@@ -366,9 +366,9 @@ class SemanticsTest(unittest.TestCase):
         self.check("vlan 10 and vlan 20 and udp", inner, True, live=True, vlan_tci=10)
         prog = compile_filter(expr, EN10MB, live=True)
         loads = [k for code, jt, jf, k in prog.instructions
-                 if code & 0xE0 == F._BPF_ABS and k >= F._SKF_AD_OFF]
-        self.assertIn(F._SKF_AD_OFF + F._SKF_AD_VLAN_TAG_PRESENT, loads)
-        self.assertIn(F._SKF_AD_OFF + F._SKF_AD_VLAN_TAG, loads)
+                 if code & 0xE0 == bpf.BPF_ABS and k >= bpf.SKF_AD_OFF]
+        self.assertIn(bpf.SKF_AD_OFF + bpf.SKF_AD_VLAN_TAG_PRESENT, loads)
+        self.assertIn(bpf.SKF_AD_OFF + bpf.SKF_AD_VLAN_TAG, loads)
         self.assertNotIn("[vlanp]", compile_filter(expr, EN10MB).dump())
 
     def test_direction(self):
@@ -458,58 +458,59 @@ def random_program(rng, length):
     """A random program the kernel would accept: loads, ALU, scratch, jumps, returns."""
     prog = []
     for slot in range(4):
-        prog.append((F._BPF_LD | F._BPF_IMM, 0, 0, rng.randrange(64)))
-        prog.append((F._BPF_ST, 0, 0, slot))
-    anc = [F._SKF_AD_OFF + n for n in (F._SKF_AD_VLAN_TAG, F._SKF_AD_VLAN_TAG_PRESENT,
-                                      F._SKF_AD_PKTTYPE)]
+        prog.append((bpf.BPF_LD | bpf.BPF_IMM, 0, 0, rng.randrange(64)))
+        prog.append((bpf.BPF_ST, 0, 0, slot))
+    anc = [bpf.SKF_AD_OFF + n for n in (bpf.SKF_AD_VLAN_TAG, bpf.SKF_AD_VLAN_TAG_PRESENT,
+                                        bpf.SKF_AD_PKTTYPE)]
     total = len(prog) + length + 1
     for _ in range(length):
         pc = len(prog)
         room = total - pc - 1
-        size = rng.choice((F._BPF_B, F._BPF_H, F._BPF_W))
-        op = rng.choice((F._BPF_ADD, F._BPF_SUB, F._BPF_MUL, F._BPF_DIV, F._BPF_MOD, F._BPF_AND,
-                         F._BPF_OR, F._BPF_XOR, F._BPF_LSH, F._BPF_RSH))
-        jop = rng.choice((F._BPF_JEQ, F._BPF_JGT, F._BPF_JGE, F._BPF_JSET))
+        size = rng.choice((bpf.BPF_B, bpf.BPF_H, bpf.BPF_W))
+        op = rng.choice((bpf.BPF_ADD, bpf.BPF_SUB, bpf.BPF_MUL, bpf.BPF_DIV, bpf.BPF_MOD,
+                         bpf.BPF_AND, bpf.BPF_OR, bpf.BPF_XOR, bpf.BPF_LSH, bpf.BPF_RSH))
+        jop = rng.choice((bpf.BPF_JEQ, bpf.BPF_JGT, bpf.BPF_JGE, bpf.BPF_JSET))
         choice = rng.randrange(17)
         if choice == 0:
-            insn = (F._BPF_LD | F._BPF_ABS | size, 0, 0, rng.randrange(70))
+            insn = (bpf.BPF_LD | bpf.BPF_ABS | size, 0, 0, rng.randrange(70))
         elif choice == 1:
-            insn = (F._BPF_LD | F._BPF_IND | size, 0, 0, rng.randrange(40))
+            insn = (bpf.BPF_LD | bpf.BPF_IND | size, 0, 0, rng.randrange(40))
         elif choice == 2:
-            insn = (F._BPF_LD | F._BPF_ABS | size, 0, 0, rng.choice(anc))
+            insn = (bpf.BPF_LD | bpf.BPF_ABS | size, 0, 0, rng.choice(anc))
         elif choice == 3:
-            insn = rng.choice([(F._BPF_LD | F._BPF_IMM, 0, 0, rng.randrange(1 << 32)),
-                               (F._BPF_LD | F._BPF_W | F._BPF_LEN, 0, 0, 0),
-                               (F._BPF_LD | F._BPF_MEM, 0, 0, rng.randrange(4))])
+            insn = rng.choice([(bpf.BPF_LD | bpf.BPF_IMM, 0, 0, rng.randrange(1 << 32)),
+                               (bpf.BPF_LD | bpf.BPF_W | bpf.BPF_LEN, 0, 0, 0),
+                               (bpf.BPF_LD | bpf.BPF_MEM, 0, 0, rng.randrange(4))])
         elif choice == 4:
-            insn = rng.choice([(F._BPF_LDX | F._BPF_W | F._BPF_IMM, 0, 0, rng.randrange(40)),
-                               (F._BPF_LDX | F._BPF_W | F._BPF_LEN, 0, 0, 0),
-                               (F._BPF_LDX | F._BPF_W | F._BPF_MEM, 0, 0, rng.randrange(4)),
-                               (F._BPF_LDX | F._BPF_B | F._BPF_MSH, 0, 0, rng.randrange(70))])
+            insn = rng.choice([
+                (bpf.BPF_LDX | bpf.BPF_W | bpf.BPF_IMM, 0, 0, rng.randrange(40)),
+                (bpf.BPF_LDX | bpf.BPF_W | bpf.BPF_LEN, 0, 0, 0),
+                (bpf.BPF_LDX | bpf.BPF_W | bpf.BPF_MEM, 0, 0, rng.randrange(4)),
+                (bpf.BPF_LDX | bpf.BPF_B | bpf.BPF_MSH, 0, 0, rng.randrange(70))])
         elif choice in (5, 6):
-            k = rng.randrange(1, 32) if op in (F._BPF_LSH, F._BPF_RSH) else rng.choice(
+            k = rng.randrange(1, 32) if op in (bpf.BPF_LSH, bpf.BPF_RSH) else rng.choice(
                 (1, 2, 3, 0xF, 0xFF, 0x1FFF, 0xFFFFFFFF, rng.randrange(1, 1 << 32)))
-            insn = (F._BPF_ALU | op | F._BPF_K, 0, 0, k)
+            insn = (bpf.BPF_ALU | op | bpf.BPF_K, 0, 0, k)
         elif choice == 7:
-            insn = (F._BPF_ALU | op | F._BPF_X, 0, 0, 0)
+            insn = (bpf.BPF_ALU | op | bpf.BPF_X, 0, 0, 0)
         elif choice == 8:
-            insn = rng.choice([(F._BPF_ALU | F._BPF_NEG, 0, 0, 0),
-                               (F._BPF_MISC | F._BPF_TAX, 0, 0, 0),
-                               (F._BPF_MISC | F._BPF_TXA, 0, 0, 0)])
+            insn = rng.choice([(bpf.BPF_ALU | bpf.BPF_NEG, 0, 0, 0),
+                               (bpf.BPF_MISC | bpf.BPF_TAX, 0, 0, 0),
+                               (bpf.BPF_MISC | bpf.BPF_TXA, 0, 0, 0)])
         elif choice == 9:
-            insn = (rng.choice((F._BPF_ST, F._BPF_STX)), 0, 0, rng.randrange(4))
+            insn = (rng.choice((bpf.BPF_ST, bpf.BPF_STX)), 0, 0, rng.randrange(4))
         elif choice in (10, 11, 12, 13):
             jt, jf = rng.randrange(min(room, 256)), rng.randrange(min(room, 256))
             k = rng.choice((0, 1, 2, 6, 0x800, rng.randrange(1 << 32)))
-            insn = (F._BPF_JMP | jop | rng.choice((F._BPF_K, F._BPF_X)), jt, jf, k)
+            insn = (bpf.BPF_JMP | jop | rng.choice((bpf.BPF_K, bpf.BPF_X)), jt, jf, k)
         elif choice == 14:
-            insn = (F._BPF_JMP | F._BPF_JA, 0, 0, rng.randrange(room))
+            insn = (bpf.BPF_JMP | bpf.BPF_JA, 0, 0, rng.randrange(room))
         elif choice == 15:
-            insn = (F._BPF_RET | F._BPF_K, 0, 0, rng.choice((0, 1, ACCEPT)))
+            insn = (bpf.BPF_RET | bpf.BPF_K, 0, 0, rng.choice((0, 1, ACCEPT)))
         else:
-            insn = (F._BPF_RET | F._BPF_A, 0, 0, 0)
+            insn = (bpf.BPF_RET | bpf.BPF_A, 0, 0, 0)
         prog.append(insn)
-    prog.append((F._BPF_RET | F._BPF_K, 0, 0, rng.choice((0, ACCEPT))))
+    prog.append((bpf.BPF_RET | bpf.BPF_K, 0, 0, rng.choice((0, ACCEPT))))
     return prog
 
 
@@ -553,7 +554,7 @@ class ExecutorAgreementTest(unittest.TestCase):
         rng = random.Random(3)
         for trial in range(150):
             prog = Program(random_program(rng, rng.randrange(1, 60)))
-            dispatch, _ = F._matcher(prog.instructions, structured=False)
+            dispatch, _ = matcher(prog.instructions, structured=False)
             for _ in range(25):
                 data = bytes(rng.randrange(256) for _ in range(rng.randrange(80)))
                 wirelen = len(data) + rng.choice((0, 0, 10))
@@ -565,27 +566,27 @@ class ExecutorAgreementTest(unittest.TestCase):
                 self.assertEqual(dispatch(data, wirelen, **meta), expected)
 
     def test_reference_semantics(self):
-        ret = (F._BPF_RET | F._BPF_A, 0, 0, 0)
+        ret = (bpf.BPF_RET | bpf.BPF_A, 0, 0, 0)
         # out of bounds: reject; the last byte is in bounds
-        prog = Program([(F._BPF_LD | F._BPF_H | F._BPF_ABS, 0, 0, 2), ret])
+        prog = Program([(bpf.BPF_LD | bpf.BPF_H | bpf.BPF_ABS, 0, 0, 2), ret])
         self.assertEqual(prog.run_reference(b"\x00\x00\x12\x34", 4), 0x1234)
         self.assertEqual(prog.run_reference(b"\x00\x00\x12", 4), 0)
         self.assertFalse(prog.match(b"\x00\x00\x12", 4))
         # division by zero rejects; 32-bit arithmetic wraps
-        prog = Program([(F._BPF_LD | F._BPF_IMM, 0, 0, 7), (F._BPF_ALU | F._BPF_DIV | F._BPF_X,
-                                                          0, 0, 0), ret])
+        prog = Program([(bpf.BPF_LD | bpf.BPF_IMM, 0, 0, 7),
+                        (bpf.BPF_ALU | bpf.BPF_DIV | bpf.BPF_X, 0, 0, 0), ret])
         self.assertEqual(prog.run_reference(b"", 0), 0)
-        prog = Program([(F._BPF_LD | F._BPF_IMM, 0, 0, 0xFFFFFFFF),
-                        (F._BPF_ALU | F._BPF_ADD | F._BPF_K, 0, 0, 2), ret])
+        prog = Program([(bpf.BPF_LD | bpf.BPF_IMM, 0, 0, 0xFFFFFFFF),
+                        (bpf.BPF_ALU | bpf.BPF_ADD | bpf.BPF_K, 0, 0, 2), ret])
         self.assertEqual(prog.run_reference(b"", 0), 1)
         # scratch memory, msh, len and ancillary loads
-        prog = Program([(F._BPF_LDX | F._BPF_B | F._BPF_MSH, 0, 0, 0),
-                        (F._BPF_STX, 0, 0, 3), (F._BPF_LD | F._BPF_W | F._BPF_LEN, 0, 0, 0),
-                        (F._BPF_LDX | F._BPF_MEM, 0, 0, 3), (F._BPF_ALU | F._BPF_ADD | F._BPF_X,
-                                                            0, 0, 0), ret])
+        prog = Program([(bpf.BPF_LDX | bpf.BPF_B | bpf.BPF_MSH, 0, 0, 0),
+                        (bpf.BPF_STX, 0, 0, 3), (bpf.BPF_LD | bpf.BPF_W | bpf.BPF_LEN, 0, 0, 0),
+                        (bpf.BPF_LDX | bpf.BPF_MEM, 0, 0, 3),
+                        (bpf.BPF_ALU | bpf.BPF_ADD | bpf.BPF_X, 0, 0, 0), ret])
         self.assertEqual(prog.run_reference(b"\x45", 100), 120)
-        prog = Program([(F._BPF_LD | F._BPF_B | F._BPF_ABS, 0, 0,
-                         F._SKF_AD_OFF + F._SKF_AD_VLAN_TAG), ret])
+        prog = Program([(bpf.BPF_LD | bpf.BPF_B | bpf.BPF_ABS, 0, 0,
+                         bpf.SKF_AD_OFF + bpf.SKF_AD_VLAN_TAG), ret])
         self.assertEqual(prog.run_reference(b"", 0, vlan_tci=0x2064), 0x2064)
         self.assertEqual(prog.run_reference(b"", 0), 0)
 
@@ -597,7 +598,7 @@ class ExecutorAgreementTest(unittest.TestCase):
             if not optimize:
                 self.assertGreater(len(prog), 300)
                 codes = [code for code, jt, jf, k in prog.instructions]
-                self.assertIn(F._BPF_JMP | F._BPF_JA, codes)
+                self.assertIn(bpf.BPF_JMP | bpf.BPF_JA, codes)
             for port, expected in ((1, True), (39, True), (40, False)):
                 for frame in (b.eth(tcp4(port)), b.eth(tcp6(port), type=0x86DD)):
                     self.assertEqual(prog.match(frame, len(frame)), expected, port)
@@ -680,7 +681,7 @@ class SocketTest(unittest.TestCase):
                 if n <= 128:        # Python's getsockopt buffer stops at 1024 bytes
                     # SO_GET_FILTER answers in instructions, and Python keeps that many
                     # bytes of what the kernel copied: the count and the first bytes
-                    got = sock.getsockopt(F._SOL_SOCKET, F._SO_GET_FILTER, 8 * n)
+                    got = sock.getsockopt(bpf.SOL_SOCKET, bpf.SO_GET_FILTER, 8 * n)
                     self.assertEqual(len(got), n, expr)
                     self.assertEqual(got, prog.sock_fprog_bytes()[:n], expr)
         sock = self.packet_socket()
@@ -693,14 +694,14 @@ class SocketTest(unittest.TestCase):
         prog = compile_filter("udp port 53 and outbound", SLL, live=True)
         cooked = prog.cooked()
         pairs = list(zip(prog.instructions, cooked.instructions))
-        ldh = F._BPF_LD | F._BPF_H | F._BPF_ABS
+        ldh = bpf.BPF_LD | bpf.BPF_H | bpf.BPF_ABS
         # the protocol field of the cooked header becomes the ancillary protocol load
         self.assertEqual(pairs[0], ((ldh, 0, 0, 14),
-                                    (ldh, 0, 0, F._SKF_AD_OFF + F._SKF_AD_PROTOCOL)))
+                                    (ldh, 0, 0, bpf.SKF_AD_OFF + bpf.SKF_AD_PROTOCOL)))
         for (code, jt, jf, k), (code2, jt2, jf2, k2) in pairs:
             self.assertEqual((code, jt, jf), (code2, jt2, jf2))
-            if code & 0x07 in (F._BPF_LD, F._BPF_LDX) and code & 0xE0 in (
-                    F._BPF_ABS, F._BPF_IND, F._BPF_MSH) and k >= 16:
+            if code & 0x07 in (bpf.BPF_LD, bpf.BPF_LDX) and code & 0xE0 in (
+                    bpf.BPF_ABS, bpf.BPF_IND, bpf.BPF_MSH) and k >= 16:
                 self.assertEqual(k2, k - 16)
         self.assertIn("ldh      [type]", cooked.dump())
         sll2 = compile_filter("tcp and inbound", SLL2, live=True).cooked().dump()
@@ -724,7 +725,7 @@ class SocketTest(unittest.TestCase):
         self.addCleanup(sock.close)
         prog = compile_filter("tcp", EN10MB)
         # a program the checker lets through is patched into one it would not
-        prog.instructions[-1] = (F._BPF_LD | F._BPF_IMM, 0, 0, 0)
+        prog.instructions[-1] = (bpf.BPF_LD | bpf.BPF_IMM, 0, 0, 0)
         with self.assertRaises(OSError):
             prog.attach(sock)
 

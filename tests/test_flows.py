@@ -10,10 +10,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import builders as b  # noqa: E402
-from netdecode.decode import decode  # noqa: E402
-from netdecode.flows import TrafficMonitor, icmp_text  # noqa: E402
-from netdecode.monitor import Options  # noqa: E402
-from netdecode.packet import FIELDS, TCP_FLAGS, Packet  # noqa: E402
+from netdecode.decoding.decode import decode  # noqa: E402
+from netdecode.accounting.flows import TrafficMonitor, icmp_text  # noqa: E402
+from netdecode.accounting.tables import Options  # noqa: E402
+from netdecode.decoding.packet import FIELDS, TCP_FLAGS, Packet  # noqa: E402
 
 C, S = "10.0.0.1", "10.0.0.2"
 SEC = 10**9

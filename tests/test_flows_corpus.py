@@ -16,9 +16,10 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 import corpus  # noqa: E402
-from netdecode.flows import TrafficMonitor  # noqa: E402
-from netdecode.monitor import Monitor, Options  # noqa: E402
-from netdecode.pcap import CaptureError, open_capture  # noqa: E402
+from netdecode.accounting.flows import TrafficMonitor  # noqa: E402
+from netdecode.accounting.tables import Options  # noqa: E402
+from netdecode.run.monitor import Monitor  # noqa: E402
+from netdecode.capture.pcap import CaptureError, open_capture  # noqa: E402
 
 _TUNNELS = {"gre", "vxlan", "geneve", "teredo", "gtp"}
 

@@ -29,8 +29,8 @@ for _path in (_ROOT, _TESTS):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from netdecode.decode import SUPPORTED_LINKTYPES, decode, decode_layers  # noqa: E402
-from netdecode.packet import FIELDS  # noqa: E402
+from netdecode.decoding.decode import SUPPORTED_LINKTYPES, decode, decode_layers  # noqa: E402
+from netdecode.decoding.packet import FIELDS  # noqa: E402
 from test_decode import CORPUS, FX, corpus_files  # noqa: E402
 
 SEED = int(os.environ.get("IPTRAF_FUZZ_SEED", "20241124"))
@@ -62,7 +62,7 @@ def _corpus_seeds():
     if not os.path.isdir(CORPUS):
         return []
     try:
-        from netdecode.pcap import CaptureError, open_capture
+        from netdecode.capture.pcap import CaptureError, open_capture
     except ImportError:
         return []       # the corpus differential in test_decode reports a missing reader
     frames = []

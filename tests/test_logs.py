@@ -15,14 +15,15 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import builders as b  # noqa: E402
-from netdecode import counters  # noqa: E402
-from netdecode.decode import decode  # noqa: E402
-from netdecode.flows import TrafficMonitor  # noqa: E402
-from netdecode.logs import (  # noqa: E402
+from netdecode.accounting import counters  # noqa: E402
+from netdecode.decoding.decode import decode  # noqa: E402
+from netdecode.accounting.flows import TrafficMonitor  # noqa: E402
+from netdecode.output.logs import (  # noqa: E402
     DEFAULT_LOG_DIR, LogError, LogFile, ReportLog, TrafficLog, default_log_name, iso_time,
     log_dir, log_path, open_log, running_time_text,
 )
-from netdecode.monitor import Monitor, Options  # noqa: E402
+from netdecode.accounting.tables import Options  # noqa: E402
+from netdecode.run.monitor import Monitor  # noqa: E402
 
 SEC = 10**9
 T0 = 1764000000 * SEC            # 2025-11-24T16:00:00Z
@@ -208,7 +209,7 @@ class LogDirTest(TempDirTest):
         code = "\n".join((
             "import os, sys",
             "sys.path.insert(0, %r)" % ROOT,
-            "from netdecode.logs import LogError, LogFile, log_dir",
+            "from netdecode.output.logs import LogError, LogFile, log_dir",
             "os.setgroups([]); os.setgid(65534); os.setuid(65534)",
             "out = []",
             "for call in (lambda: log_dir(%r), lambda: LogFile(%r)):" % (

@@ -1,4 +1,4 @@
-"""netdecode.names: the resolver never makes its caller wait, keeps its cache and queue
+"""netdecode.output.names: the resolver never makes its caller wait, keeps its cache and queue
 bounded, gives up on slow lookups; every name is made printable; ethers files parse."""
 import os
 import shutil
@@ -10,7 +10,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from netdecode.names import Resolver, Services, printable, read_ethers  # noqa: E402
+from netdecode.output.names import Resolver, Services, printable, read_ethers  # noqa: E402
 
 
 class FakeClock:

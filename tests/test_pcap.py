@@ -1,4 +1,4 @@
-"""Tests for netdecode.pcap: readers, writers, damaged files, the corpus, external tools.
+"""Tests for netdecode.capture.pcap: readers, writers, damaged files, the corpus, external tools.
 
 Hand-made files are built here with ``struct`` (tiny builders below); the corpus is
 located from this file (../shared/corpus next to the repository) and its tshark truth
@@ -21,8 +21,8 @@ sys.path.insert(0, _REPO)
 sys.path.insert(0, os.path.join(_REPO, "tests"))
 
 import corpus  # noqa: E402
-from netdecode import pcap  # noqa: E402
-from netdecode.pcap import (  # noqa: E402
+from netdecode.capture import pcap  # noqa: E402
+from netdecode.capture.pcap import (  # noqa: E402
     CaptureError, Interface, PcapWriter, PcapngWriter, open_capture)
 
 _CORPUS = corpus.CORPUS

@@ -478,9 +478,9 @@ class TestInterfaceChooser(NamespaceScreenTestCase):
 
 def _tcpdump_counts(path):
     """Packets and wire bytes of the test connection in each direction, from tcpdump."""
-    from netdecode.decode import decode
-    from netdecode.packet import DPORT, LEN, SPORT
-    from netdecode.pcap import open_capture
+    from netdecode.decoding.decode import decode
+    from netdecode.decoding.packet import DPORT, LEN, SPORT
+    from netdecode.capture.pcap import open_capture
     counts = {"to 45678": [0, 0], "from 45678": [0, 0]}
     with open_capture(path) as reader:
         for frame in reader.frames():

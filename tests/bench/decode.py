@@ -9,8 +9,8 @@ bulk transfers with their ACKs, short TCP exchanges, DNS over UDP, IPv6 TCP and 
 VLAN-tagged frames, ARP and ICMP, in proportions typical of an office uplink.  Then,
 in one run, it times:
 
-* read:            netdecode.pcap's reader alone
-* read+decode:     the reader and netdecode.decode.decode (the fast path)
+* read:            netdecode.capture.pcap's reader alone
+* read+decode:     the reader and netdecode.decoding.decode.decode (the fast path)
 * read+reference:  the reader and decode_layers (the reference path, every layer)
 * read+flows:      read+decode plus a dict of flows keyed by address and port pair
 * minimal parser:  a hand-written struct parser with a flow dict, the floor to beat
@@ -31,9 +31,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.dirname(HERE))
 
 import builders  # noqa: E402
-from netdecode.decode import decode, decode_layers  # noqa: E402
-from netdecode.packet import DPORT, IP6_DST, IP6_SRC, IP_DST, IP_SRC, PROTO, SPORT  # noqa: E402
-from netdecode.pcap import PcapWriter, open_capture  # noqa: E402
+from netdecode.decoding.decode import decode, decode_layers  # noqa: E402
+from netdecode.decoding.packet import DPORT, IP6_DST, IP6_SRC, IP_DST, IP_SRC, PROTO, SPORT  # noqa: E402
+from netdecode.capture.pcap import PcapWriter, open_capture  # noqa: E402
 
 _SEED = 20261124
 

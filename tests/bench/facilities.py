@@ -20,10 +20,11 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 from decode import bench_capture, run_decode  # noqa: E402
-from netdecode import counters  # noqa: E402
-from netdecode.flows import TrafficMonitor  # noqa: E402
-from netdecode.monitor import Monitor, Options  # noqa: E402
-from netdecode.pcap import open_capture  # noqa: E402
+from netdecode.accounting import counters  # noqa: E402
+from netdecode.accounting.flows import TrafficMonitor  # noqa: E402
+from netdecode.accounting.tables import Options  # noqa: E402
+from netdecode.run.monitor import Monitor  # noqa: E402
+from netdecode.capture.pcap import open_capture  # noqa: E402
 
 FACILITIES = [
     ("-i traffic monitor", lambda o: TrafficMonitor(o)),

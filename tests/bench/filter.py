@@ -7,8 +7,8 @@
 Uses the capture of tests/bench/decode.py (its ``bench_capture``, same seed, same cached
 file in the temp directory) and times, in one run:
 
-* read:                       netdecode.pcap's reader alone
-* read+decode:                the reader and netdecode.decode.decode, every frame
+* read:                       netdecode.capture.pcap's reader alone
+* read+decode:                the reader and netdecode.decoding.decode.decode, every frame
 * read+match:                 the reader and Filter.match (the generated Python function)
 * read+match+decode (all):    match, then decode every frame (the monitor counts the
                               filtered ones too)
@@ -30,9 +30,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, HERE)
 
 from decode import bench_capture  # noqa: E402  (tests/bench/decode.py)
-from netdecode.decode import decode  # noqa: E402
+from netdecode.decoding.decode import decode  # noqa: E402
 from netdecode.filter import Filter  # noqa: E402
-from netdecode.pcap import open_capture  # noqa: E402
+from netdecode.capture.pcap import open_capture  # noqa: E402
 
 
 def run_read(path, flt):

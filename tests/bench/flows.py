@@ -31,10 +31,11 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 from decode import bench_capture  # noqa: E402
-from netdecode import flows  # noqa: E402
-from netdecode.monitor import Monitor, Options  # noqa: E402
-from netdecode.packet import PROTO, TCP_FLAGS, TUNNEL  # noqa: E402
-from netdecode.pcap import open_capture  # noqa: E402
+from netdecode.accounting import flows  # noqa: E402
+from netdecode.accounting.tables import Options  # noqa: E402
+from netdecode.run.monitor import Monitor  # noqa: E402
+from netdecode.decoding.packet import PROTO, TCP_FLAGS, TUNNEL  # noqa: E402
+from netdecode.capture.pcap import open_capture  # noqa: E402
 
 
 def _is_tcp(r):
@@ -80,7 +81,7 @@ def _run(path, make):
 def _count(path):
     tcp = total = 0
     monitor = Monitor([])
-    from netdecode.decode import decode
+    from netdecode.decoding.decode import decode
     with open_capture(path) as reader:
         for frame in reader.frames():
             total += 1
@@ -93,13 +94,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=200000)
     ap.add_argument("--repeat", type=int, default=4)
-    ap.add_argument("--base", help="another tree whose netdecode/flows.py to time too")
+    ap.add_argument("--base",
+                    help="another tree whose netdecode/accounting/flows.py to time too")
     args = ap.parse_args()
     path = bench_capture(args.frames)
     classes = [("", flows.TrafficMonitor)]
     if args.base:
         spec = importlib.util.spec_from_file_location(
-            "netdecode.flows_base", os.path.join(args.base, "netdecode", "flows.py"))
+            "netdecode.accounting.flows_base",
+            os.path.join(args.base, "netdecode", "accounting", "flows.py"))
         base = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(base)
         classes.append(("base ", base.TrafficMonitor))

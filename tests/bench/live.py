@@ -100,10 +100,11 @@ def capture(ifname, capturer):
     """The capturer role until SIGTERM: LiveCapture + decode of every frame ('ring',
     'socket'), LiveCapture's ring alone ('ring-only', the capture's own cost), the
     minimal reader on LiveCapture's ring ('minimal'), or the traffic monitor ('traffic')."""
-    from netdecode import capture as live
-    from netdecode.decode import decode
-    from netdecode.flows import TrafficMonitor
-    from netdecode.monitor import Monitor, Options
+    from netdecode.capture import live
+    from netdecode.decoding.decode import decode
+    from netdecode.accounting.flows import TrafficMonitor
+    from netdecode.accounting.tables import Options
+    from netdecode.run.monitor import Monitor
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     count = 0

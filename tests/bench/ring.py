@@ -9,7 +9,7 @@ mmap as the kernel would hand them over, full of the frames tests/bench/live.py 
 and times, best of --repeat runs, in one process:
 
 * read:         LiveCapture._read_ring alone (the capture's share of live.py's cost)
-* read+decode:  the same and netdecode.decode.decode of every frame
+* read+decode:  the same and netdecode.decoding.decode.decode of every frame
 
 in µs per frame.  Needs no root and no network: live.py measures the real thing.
 """
@@ -26,8 +26,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 from live import _frame  # noqa: E402
-from netdecode import capture  # noqa: E402
-from netdecode.decode import decode  # noqa: E402
+from netdecode.capture import live as capture  # noqa: E402
+from netdecode.decoding.decode import decode  # noqa: E402
 
 _PKT = struct.Struct("=IIIIIIHHIIHH8xHHiHBB")   # tpacket3_hdr then sockaddr_ll (at 48)
 

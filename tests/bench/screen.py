@@ -25,13 +25,18 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(HERE))
 
-import iptraf  # noqa: E402
 from builders import eth, ip4, tcp, udp  # noqa: E402
-from netdecode import counters  # noqa: E402
-from netdecode.config import Settings  # noqa: E402
-from netdecode.decode import decode  # noqa: E402
-from netdecode.flows import TrafficMonitor  # noqa: E402
-from netdecode.monitor import Monitor, Options  # noqa: E402
+from netdecode.accounting import counters  # noqa: E402
+from netdecode.run.settings import Settings  # noqa: E402
+from netdecode.decoding.decode import decode  # noqa: E402
+from netdecode.accounting.flows import TrafficMonitor  # noqa: E402
+from netdecode.accounting.tables import Options  # noqa: E402
+from netdecode.run.monitor import Monitor  # noqa: E402
+from netdecode.ui.app import App  # noqa: E402
+from netdecode.ui.lan import LanView  # noqa: E402
+from netdecode.ui.services import ServicesView  # noqa: E402
+from netdecode.ui.text import Names  # noqa: E402
+from netdecode.ui.traffic import TrafficView  # noqa: E402
 
 
 class _Screen:
@@ -51,11 +56,11 @@ _CURSES = types.SimpleNamespace(ACS_ULCORNER=0, ACS_LLCORNER=0, error=Exception)
 
 
 def _app():
-    app = iptraf._App.__new__(iptraf._App)
+    app = App.__new__(App)
     app.curses, app.scr, app.settings = _CURSES, _Screen(), Settings()
     app.styles = dict.fromkeys(("text", "title", "heading", "status", "select", "alert",
                                 "box", "key"), 0)
-    app.names = iptraf._Names(app.settings, numeric=True)
+    app.names = Names(app.settings, numeric=True)
     return app
 
 
@@ -119,9 +124,9 @@ def main():
     for size in [int(s) for s in args.sizes.split(",")]:
         traffic, services, lan = _fill(size)
         for label, view_class, sink, count in (
-                ("IP traffic monitor", iptraf._TrafficView, traffic, len(traffic.tcp)),
-                ("TCP/UDP services", iptraf._ServicesView, services, len(services.services)),
-                ("LAN stations", iptraf._LanView, lan, lan.size)):
+                ("IP traffic monitor", TrafficView, traffic, len(traffic.tcp)),
+                ("TCP/UDP services", ServicesView, services, len(services.services)),
+                ("LAN stations", LanView, lan, lan.size)):
             view = view_class(app, _Session(sink))
             view.sort = view.sorts[1][1:] if view.sorts else None
             redraw = _time(lambda: view.draw(24, 80))

@@ -2,7 +2,7 @@
 
 ``LiveCapture(ifname)`` (``None`` for every interface) opens a packet socket and hands
 back, per ``read()``, a list of frames ``(ts, ifindex, pkttype, linktype, data, wirelen)``
-as ``netdecode.pcap`` yields them: nanosecond timestamps, the interface index, the
+as ``netdecode.capture.pcap`` yields them: nanosecond timestamps, the interface index, the
 packet type (direction), the link type from the interface's ARPHRD type, the captured
 bytes and the wire length.
 
@@ -38,9 +38,9 @@ import select
 import socket
 import struct
 
+from ..decoding.link import LINKTYPE_ETHERNET
+from ..decoding.packet import PACKET_OUTGOING
 from .ifaces import ARPHRD_LOOPBACK, interface_up, list_interfaces
-from .link import LINKTYPE_ETHERNET
-from .packet import PACKET_OUTGOING
 
 __all__ = ["LiveCapture", "CaptureSetupError", "InterfaceDown", "InterfaceGone",
            "DEFAULT_RING_BYTES", "DEFAULT_SNAPLEN"]

@@ -41,8 +41,8 @@ import stat
 import sys
 import time
 
-from .flows import A_IS_LO, CLOSED, DONE, RESET, endpoint_text, log_entry_json
-from .packet import LEN, PROTO, TCP_FLAGS, TS, TUNNEL
+from ..accounting.flows import A_IS_LO, CLOSED, DONE, RESET, endpoint_text, log_entry_json
+from ..decoding.packet import LEN, PROTO, TCP_FLAGS, TS, TUNNEL
 
 __all__ = [
     "DEFAULT_LOG_DIR", "FACILITIES", "LogError", "LogFile", "ReportLog", "TrafficLog",

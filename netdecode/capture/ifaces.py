@@ -9,7 +9,7 @@ import os
 import socket
 import struct
 
-from .link import ARPHRD_TO_LINKTYPE
+from ..decoding.link import ARPHRD_TO_LINKTYPE
 
 __all__ = ["Interface", "list_interfaces", "interface_by_name", "interface_up",
            "ARPHRD_LOOPBACK"]

@@ -48,7 +48,7 @@ Definitions every facility shares:
   the span goes on.  Nothing here reads the clock.
 * **Bounds**: every table (interfaces, services, stations) holds at most
   ``options.max_entries``; when a new entry would overflow it, the stalest sixteenth (by
-  the time its last packet was seen) is dropped first (``monitor.stalest``): O(n log
+  the time its last packet was seen) is dropped first (``tables.stalest``): O(n log
   n/16) once every n/16 new entries, amortised O(1) per packet.  Each dropped entry is
   counted in ``evicted``.
 * ``ifindex`` (the constructor's): count only that interface's frames; None counts all.
@@ -83,11 +83,11 @@ Per facility:
 """
 import itertools
 
-from .monitor import stalest
-from .packet import (
+from ..decoding.packet import (
     DATA, DPORT, ERROR, ETH_DST, ETH_SRC, ETHERTYPE, IFINDEX, IP6_DST, IP_DST, IP_HDR, LEN,
     LINKTYPE, PKTTYPE, PROTO, SPORT, TS, TUNNEL,
 )
+from .tables import stalest
 
 __all__ = ["GeneralStats", "DetailedStats", "ServiceStats", "SizeStats", "LanStats"]
 

@@ -12,7 +12,7 @@ is left out.  ``ts`` is seconds with nine decimals, exact from the integer nanos
 import json
 import socket
 
-from .packet import (
+from ..decoding.packet import (
     ARP_OP, DATA, DPORT, ERROR, ETH_DST, ETH_SRC, ICMP6_CODE, ICMP6_TYPE, ICMP_CODE,
     ICMP_TYPE, IP6_DST, IP6_NXT, IP6_PLEN, IP6_SRC, IP_DST, IP_LEN, IP_OFF, IP_PROTO, IP_SRC,
     IFINDEX, IP_TTL, LEN, PACKET_OUTGOING, PKTTYPE, PROTO, SPORT, TCP_FLAGS, TCP_LEN, TCP_WIN, TS, UDP_LEN, VLAN,

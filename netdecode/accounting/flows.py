@@ -31,13 +31,13 @@ evicted (amortised O(1) per packet) and counted.
 import socket
 import struct
 
-from .monitor import stalest
-from .packet import (
+from ..decoding.packet import (
     ARP_OP, ARP_SPA, ARP_TPA, DATA, DPORT, ETH_DST, ETH_SRC, ETHERTYPE, ICMP6_CODE, ICMP6_TYPE,
     ICMP_CODE, ICMP_TYPE, IFINDEX, IP6_DST, IP6_SRC, IP_DST, IP_HDR, IP_PROTO, IP_SRC, LEN, LLC_DSAP, PROTO,
     SPORT, TCP_ACK, TCP_FLAGS, TCP_LEN, TCP_SEQ, TCP_WIN, TS, TUNNEL, ethertype_name,
     ipproto_name, LLC_SAP_NAMES,
 )
+from .tables import stalest
 
 __all__ = ["TrafficMonitor", "flags_text", "icmp_text", "icmp6_text", "endpoint_text",
            "log_entry_json", "RESET", "DONE", "CLOSED", "A_IS_LO"]

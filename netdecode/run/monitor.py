@@ -13,43 +13,16 @@ Each facility is a sink; so are loggers, writers and detectors.  Time always com
 the packets, so replaying a capture gives what the live capture gave.
 ``Monitor.snapshot(sink)`` wraps a facility's snapshot in the ``--json`` envelope.
 """
-import heapq
 import time
 
-from .decode import decode
+from ..decoding.decode import decode
 
-__all__ = ["Monitor", "Options", "wall_clock_ns", "stalest"]
-
-EVICT_SHARE = 16        # a full table drops this fraction of itself at once
+__all__ = ["Monitor", "wall_clock_ns"]
 
 
 def wall_clock_ns():
     """Nanoseconds since the epoch (time.time_ns arrived in 3.7)."""
     return int(time.time() * 1e9)
-
-
-def stalest(entries, size, age):
-    """What a full table of ``size`` entries drops: its stalest sixteenth (at least one)
-    by ``age(entry)``, the time last seen.  Dropping a share at once keeps eviction
-    amortised O(1) per new entry, where dropping one would scan the table every time."""
-    return heapq.nsmallest(max(1, size // EVICT_SHARE), entries, key=age)
-
-
-class Options:
-    """Settings every facility reads; one object, passed explicitly."""
-
-    def __init__(self, interval=1.0, idle_timeout=15 * 60.0, closed_lifetime=60.0,
-                 max_entries=100000, log_lines=1000, interface_name=None):
-        self.interval = interval                  # seconds between ticks
-        self.idle_timeout = idle_timeout          # seconds before a flow is IDLE
-        self.closed_lifetime = closed_lifetime    # seconds a closed or reset flow stays
-        self.max_entries = max_entries            # cap of every table
-        self.log_lines = log_lines                # lines kept in scrolling logs
-        self.interface_name = interface_name or (lambda ifindex: "if%d" % ifindex)
-
-    def __repr__(self):
-        return "Options(interval=%r, idle_timeout=%r, max_entries=%r)" % (
-            self.interval, self.idle_timeout, self.max_entries)
 
 
 class Monitor:

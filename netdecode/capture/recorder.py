@@ -11,7 +11,7 @@ Each write goes straight to the file object; ``flush()`` after each batch (and a
 tick, as a monitor sink) and ``close()`` on exit (SIGINT and SIGTERM included) leave
 nothing captured unwritten.
 """
-from .packet import DATA, IFINDEX, LEN, LINKTYPE, PKTTYPE, TS
+from ..decoding.packet import DATA, IFINDEX, LEN, LINKTYPE, PKTTYPE, TS
 from .pcap import PcapngWriter, PcapWriter
 
 __all__ = ["Recorder"]

@@ -1,0 +1,262 @@
+"""A run: one facility (or the ``--dump`` writer) over a file or a live capture.
+
+``Run`` is what the command line's options make of a run, headless or under the
+screens: it opens the source, builds the monitor with the facility's sink, the ``-w``
+recorder and the logger, and compiles ``-F`` for the kernel or for here.  A run that
+cannot start raises ``SetupError`` with the one line the user reads (``UsageError`` for
+a wrong flag or filter, exit 2); the program's name is the caller's to put in front.
+"""
+import json
+import sys
+
+from ..accounting import counters
+from ..accounting.flows import TrafficMonitor
+from ..accounting.tables import Options
+from ..capture.ifaces import interface_by_name
+from ..capture.live import CaptureSetupError, LiveCapture
+from ..capture.pcap import CaptureError, open_capture
+from ..capture.recorder import Recorder
+from ..filter import Filter, FilterError, compile_filter
+from ..output import logs
+from ..output.dump import Dumper
+from .monitor import Monitor
+
+__all__ = ["Run", "SetupError", "UsageError", "chain"]
+
+
+class SetupError(Exception):
+    """A run cannot start: the message is the one line the user reads."""
+
+
+class UsageError(SetupError):
+    """A wrong flag or filter (the command line exits 2 on it)."""
+
+
+class Run:
+    """What one run is made of: the options (``args``, as the command line parsed them),
+    the facility, where its output and log go, the flags the signal handlers raise, and
+    where warnings go (stderr headless, the status line under the screens).  ``tuning``
+    holds Options settings beyond the interval (the screens' idle timeout and closed
+    lifetime)."""
+
+    def __init__(self, args, facility, iface, out, logfile, stop, reopen, warn,
+                 tuning=None):
+        self.args, self.facility, self.iface = args, facility, iface
+        self.out, self.logfile, self.stop, self.reopen = out, logfile, stop, reopen
+        self.warn = warn
+        self.tuning = tuning or {}
+        self.monitor = self.sink = self.reporter = self.logger = self.recorder = None
+
+    def __repr__(self):
+        return "Run(%r, %r)" % (self.facility, self.iface)
+
+    def options(self, interface_name):
+        return Options(interval=self.args.interval, interface_name=interface_name,
+                       **self.tuning)
+
+    def build(self, options, ifindex, mtu, link_header, recorder, match=None):
+        """The monitor and its sinks: the recorder, the facility's sink (or the --dump
+        writer), then its logger and its --json reporter, which read what it counted."""
+        sink = self.sink = _sink(self.facility, options, ifindex, mtu, link_header)
+        sinks = [sink] if recorder is None else [recorder, sink]
+        self.recorder = recorder
+        if self.logfile is not None:
+            if self.facility == "traffic":
+                self.logger = logs.TrafficLog(sink, self.logfile, self.iface)
+            else:
+                self.logger = logs.ReportLog(self.facility, sink, self.logfile,
+                                             self.args.log_interval, self.iface)
+            sinks.append(self.logger)
+        self.monitor = Monitor(sinks, self.args.interval, match)
+        if self.out is not None:
+            self.reporter = Reporter(self.monitor, self.facility, sink, self.out)
+
+    def open_file(self):
+        """Open -r FILE and build the monitor; returns the reader, its first frame (None
+        for an empty file) and the iterator of the rest."""
+        args, facility, iface = self.args, self.facility, self.iface
+        try:
+            reader = open_capture(args.read)
+        except CaptureError as e:
+            raise SetupError(str(e))
+        try:
+            frames = reader.frames()
+            try:
+                first = next(frames, None)          # reads the interface blocks before it
+            except CaptureError as e:
+                raise SetupError(str(e))
+            names = [i.name for i in reader.interfaces]
+            ifindex = None
+            if iface != "all" and any(names):
+                if iface not in names:
+                    raise SetupError("%s: no interface of that name in %s (it has: %s)"
+                                     % (iface, args.read, ", ".join(n for n in names if n)))
+                ifindex = names.index(iface)
+
+            def name(index):
+                return names[index] if index < len(names) else None
+            options = self.options(
+                name if facility is None else lambda index: name(index) or "if%d" % index)
+            recorder = _recorder(args.write, None, name) if args.write else None
+            match = _user_filter(args.filter, self.warn)
+            if ifindex is not None:
+                match = _on_interface(ifindex, match)
+            self.build(options, ifindex, 1500, 14, recorder, match)
+        except BaseException:
+            reader.close()
+            raise
+        return reader, first, frames
+
+    def open_live(self):
+        """Start capturing on the run's interface (or all) and build the monitor;
+        returns the capture."""
+        args = self.args
+        ifname = None if self.iface == "all" else self.iface
+        kernel_filter = _kernel_filter(args.filter, ifname) if ifname else None
+        cap = _open_live(args, ifname, kernel_filter)
+        try:
+            options = self.options(cap.interface_name)
+            linktype = cap.interface_linktype(cap.ifindex) if ifname else None
+            recorder = (_recorder(args.write, linktype, cap.interface_name) if args.write
+                        else None)
+            # every interface at once mixes link types: one kernel program cannot read
+            # them all, so the filter runs here, per frame, as on a file
+            match = _user_filter(args.filter, self.warn) if ifname is None else None
+            self.build(options, None, _mtu(self.iface), 14 if linktype in (None, 1) else 0,
+                       recorder, match)
+        except BaseException:
+            cap.close()
+            raise
+        return cap
+
+    def between_batches(self):
+        """A reopen asked for by SIGHUP or SIGUSR1 (never done inside the handler)."""
+        if self.reopen:
+            del self.reopen[:]
+            self.logfile.reopen()
+
+    def finish(self, now, status):
+        """The last words: the final snapshot and log report, files flushed and closed."""
+        if self.reporter is not None:
+            self.reporter.emit(now)
+        if self.logger is not None:
+            self.logger.close(now)
+        if self.recorder is not None:
+            self.recorder.close()
+        if self.out is not None:
+            self.out.flush()
+        sys.stdout.flush()
+        return status
+
+
+class Reporter:
+    """A sink that writes the facility's --json snapshot at every tick."""
+
+    def __init__(self, monitor, facility, sink, out):
+        self.monitor, self.facility, self.sink, self.out = monitor, facility, sink, out
+
+    def __repr__(self):
+        return "Reporter(%r)" % (self.facility,)
+
+    def add(self, record):
+        pass
+
+    def tick(self, now):
+        self.emit(now)
+
+    def snapshot(self):
+        return {}
+
+    def emit(self, now):
+        self.out.write(json.dumps(self.monitor.snapshot(self.facility, self.sink, now)) + "\n")
+        self.out.flush()
+
+
+def chain(first, rest, stop):
+    """The frames of a file until its end or a stop signal (``stop`` turns true)."""
+    yield first
+    for frame in rest:
+        if stop:
+            return
+        yield frame
+
+
+def _sink(facility, options, ifindex, mtu, link_header):
+    """The facility's sink; with no facility, the --dump writer."""
+    if facility is None:
+        return Dumper(sys.stdout, options.interface_name)
+    if facility == "traffic":
+        return TrafficMonitor(options)
+    if facility == "general":
+        return counters.GeneralStats(options)
+    if facility == "detailed":
+        return counters.DetailedStats(options, ifindex)
+    if facility == "services":
+        return counters.ServiceStats(options, ifindex)
+    if facility == "sizes":
+        return counters.SizeStats(options, ifindex, mtu, link_header)
+    return counters.LanStats(options, ifindex)
+
+
+def _mtu(iface):
+    found = interface_by_name(iface) if iface != "all" else None
+    return found.mtu if found is not None and found.mtu else 1500
+
+
+def _user_filter(expr, warn):
+    """Filter.match for frames read here (files, every interface), or None.  A frame of a
+    link type the filter cannot read is reported once, through ``warn``, and not passed."""
+    if expr is None:
+        return None
+    try:
+        compiled = Filter(expr)
+    except FilterError as e:
+        raise UsageError(str(e))
+    warned = []
+
+    def match(frame, _match=compiled.match):
+        try:
+            return _match(frame)
+        except FilterError as e:
+            if not warned:
+                warn("%s; such frames are left out" % e)
+                warned.append(True)
+            return False
+    return match
+
+
+def _on_interface(ifindex, match):
+    if match is None:
+        return lambda frame: frame[1] == ifindex
+    return lambda frame: frame[1] == ifindex and match(frame)
+
+
+def _kernel_filter(expr, ifname):
+    """The filter compiled for one live interface's link type, to attach in the kernel."""
+    if expr is None:
+        return None
+    found = interface_by_name(ifname)
+    if found is None:
+        return None       # LiveCapture says which interfaces there are
+    try:
+        return compile_filter(expr, found.linktype, live=True)
+    except FilterError as e:
+        raise UsageError(str(e))
+
+
+def _open_live(args, ifname, bpf=None):
+    try:
+        return LiveCapture(ifname, mode=args.capture_mode, snaplen=args.snaplen,
+                           promisc=args.promisc, ring_bytes=args.ring_mb << 20, bpf=bpf)
+    except CaptureSetupError as e:
+        raise SetupError(e.strerror)
+    except OSError as e:
+        raise SetupError("cannot capture on %s: %s" % (ifname or "all interfaces",
+                                                       e.strerror or e))
+
+
+def _recorder(path, linktype, name):
+    try:
+        return Recorder(path, linktype, interface_name=name)
+    except OSError as e:
+        raise SetupError("cannot write %s: %s" % (path, e.strerror or e))

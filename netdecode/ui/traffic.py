@@ -1,0 +1,194 @@
+"""The IP traffic monitor screen (-i): TCP connections above, two bracketed lines each,
+and the other traffic below, as a log or aggregated per address pair."""
+from .text import fit, rate_text
+from .view import View
+
+__all__ = ["TrafficView"]
+
+
+def _half_bytes(conn):
+    return conn["a_to_b"]["bytes"] + conn["b_to_a"]["bytes"]
+
+
+class TrafficView(View):
+    """The IP traffic monitor: TCP connections above, two lines each (one a direction),
+    bracketed; everything else below, as a log or aggregated per address pair."""
+
+    name = "IP traffic monitor"
+    keys_help = "Up/Dn/PgUp/PgDn scroll  W pane  M more  S sort  F flush  A aggregate  X exit"
+    sorts = (("P", "packets", "packets"), ("B", "bytes", "bytes"))
+    _MODES = (
+        (("Packets", 9), ("Bytes", 11), ("Flag", 7), ("Iface", 8)),
+        (("Packets", 9), ("Pktsize", 8), ("Win", 7), ("Flag", 7), ("Iface", 8)),
+        (("Packets", 9), ("Source MAC", 17), ("Iface", 8)),
+    )
+
+    def __init__(self, app, session):
+        View.__init__(self, app, session)
+        self.mode = 2 if app.settings.source_mac else 0
+        self.pane = 0               # 0 TCP, 1 other
+        self.cursor = 0             # the selected connection
+        self.other_top = None       # None: follow the newest
+        self.other_page = self.other_total = 1
+        self.aggregate = False
+        self.flow_rate = (None, 0, 0, 0.0)  # selected key, its bytes, at ts, rate b/s
+
+    def command(self, letter, key):
+        if letter == "M":
+            self.mode = (self.mode + 1) % len(self._MODES)
+        elif letter == "W" or key == 9:
+            self.pane ^= 1
+        elif letter == "F":
+            self.session.sink.flush_closed()
+        elif letter == "A":
+            self.aggregate = not self.aggregate
+            self.other_top = None
+
+    def scroll(self, key):
+        if self.pane == 0:
+            moved = self.moved(key, self.cursor, self.page, self.total - 1)
+            if moved is None:
+                return False
+            self.cursor = moved
+            return True
+        last = max(0, self.other_total - self.other_page)
+        moved = self.moved(key, self.other_start(), self.other_page, last)
+        if moved is None:
+            return False
+        # the log follows its newest lines again once scrolled back to them
+        self.other_top = None if moved >= last and not self.aggregate else moved
+        return True
+
+    def draw(self, rows, cols):
+        app = self.app
+        content = rows - 4             # less the title, the heading, status and help
+        upper = max(2, content * 2 // 3 // 2 * 2)
+        lower = content - upper
+        snap = self.fetch(upper // 2, lower - 1)
+        conns = snap["tcp"]
+        columns = self._MODES[self.mode]
+        right = sum(width + 1 for _, width in columns)
+        ends = max(12, cols - 2 - right)
+        heading = "TCP Connections (Source Host:Port)"[:ends].ljust(ends) + "".join(
+            " " + (label.rjust(w) if label in ("Packets", "Bytes", "Pktsize", "Win")
+                   else label.ljust(w)) for label, w in columns)
+        app.put(1, 0, " " + heading, "heading" if self.pane == 0 else "text")
+        for i, conn in enumerate(conns):
+            selected = self.top + i == self.cursor
+            style = "select" if selected and self.pane == 0 else "text"
+            for j, (end, half) in enumerate(((conn["a"], conn["a_to_b"]),
+                                             (conn["b"], conn["b_to_a"]))):
+                y = 2 + 2 * i + j
+                self.bracket(y, j == 0, style)
+                app.put(y, 1, self.tcp_line(conn, end, half, j == 0, ends, columns), style)
+        rate = self.selected_rate(conns, snap["ts"])
+        self.draw_other(snap, 2 + upper, lower)
+        self.frame(rows, "Flow %s | TCP %d Other %d" % (
+            rate_text(rate, self.unit()), self.total, self.other_total))
+
+    def fetch(self, page, other_page):
+        """The snapshot with the page of connections that holds the cursor (and, when
+        aggregated, the page of flows shown); fetched again when the table's length,
+        changed since the last draw, moves the page."""
+        self.page, self.other_page = max(1, page), max(1, other_page)
+        while True:
+            self.cursor = max(0, min(self.cursor, self.total - 1))
+            if self.cursor < self.top:
+                self.top = self.cursor
+            elif self.cursor >= self.top + self.page:
+                self.top = self.cursor - self.page + 1
+            self.top = max(0, min(self.top, self.total - self.page))
+            other_top = self.other_start()
+            other = (None, other_top, self.other_page)
+            none = (None, 0, 0)
+            snap = self.session.snapshot(
+                tcp_page=(self.order(), self.top, self.page),
+                flows_page=other if self.aggregate else none,
+                other_page=none if self.aggregate else other)
+            total = snap["tcp_total"]
+            other_total = snap["flows_total" if self.aggregate else "other_total"]
+            if (total, other_total) == (self.total, self.other_total):
+                return snap
+            self.total, self.other_total = total, other_total
+
+    def other_start(self):
+        """The first line of the lower pane: the newest page of the log unless the user
+        scrolled; the top of the flows, largest first."""
+        last = max(0, self.other_total - self.other_page)
+        if self.other_top is None:
+            return 0 if self.aggregate else last
+        return min(self.other_top, last)
+
+    def bracket(self, y, first, style):
+        curses = self.app.curses
+        char = curses.ACS_ULCORNER if first else curses.ACS_LLCORNER
+        try:
+            self.app.scr.addch(y, 0, char, self.app.styles[style])
+        except curses.error:
+            pass
+
+    def tcp_line(self, conn, end, half, first, ends, columns):
+        names = self.app.names
+        cells = []
+        for label, width in columns:
+            if label == "Packets":
+                mark = "> " if first and conn["under_way"] else ""
+                cells.append((mark + fit(half["packets"], width - len(mark))).rjust(width))
+            elif label == "Bytes":
+                cells.append(fit(half["bytes"], width).rjust(width))
+            elif label == "Flag":
+                cells.append(half["flags"].ljust(width))
+            elif label == "Iface":
+                cells.append(str(conn["iface"])[:width].ljust(width))
+            elif label == "Pktsize":
+                cells.append(str(half["size"]).rjust(width))
+            elif label == "Win":
+                cells.append(str(half["win"]).rjust(width))
+            else:
+                cells.append(names.mac(half["mac"])[:width].ljust(width))
+        return names.endpoint(end, "tcp")[:ends].ljust(ends) + "".join(" " + c for c in cells)
+
+    def selected_rate(self, conns, ts):
+        """The selected connection's rate since the last draw (iptraf's TCP flow rate)."""
+        if not conns or ts is None:
+            return 0.0
+        conn = conns[self.cursor - self.top]
+        key = (conn["a"], conn["b"], conn["iface"])
+        total = _half_bytes(conn)
+        was, before, then, rate = self.flow_rate
+        if key == was and ts > then:
+            rate = (total - before) * 8 / (ts - then)
+        elif key != was:
+            rate = 0.0
+        if key != was or ts > then:
+            self.flow_rate = (key, total, ts, rate)
+        return rate
+
+    def draw_other(self, snap, y, height):
+        app, names = self.app, self.app.names
+        if self.aggregate:
+            entries = snap["flows"]
+            heading = "Other traffic by address pair (%d)" % self.other_total
+        else:
+            entries = snap["other"]
+            heading = "Other traffic (%d, newest last)" % self.other_total
+        app.put(y, 0, " " + heading, "heading" if self.pane == 1 else "text")
+        for i, entry in enumerate(entries):
+            proto = entry["proto"].lower()
+            proto = proto if proto in ("udp", "tcp") else None
+            if self.aggregate:
+                line = "%-8s %s <-> %s  %s pkts  %s bytes  on %s" % (
+                    entry["proto"], names.endpoint(entry["a"], proto),
+                    names.endpoint(entry["b"], proto), entry["packets"], entry["bytes"],
+                    entry["iface"])
+            else:
+                text = entry["text"]
+                if not text.startswith(entry["proto"]):
+                    text = "%s %s" % (entry["proto"], text)
+                line = "%s (%d bytes)" % (text, entry["bytes"])
+                if "src" in entry:
+                    line += " from " + names.endpoint(entry["src"], proto)
+                if "dst" in entry:
+                    line += " to " + names.endpoint(entry["dst"], proto)
+                line += " on %s" % entry["iface"]
+            app.put(y + 1 + i, 0, " " + line)

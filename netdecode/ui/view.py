@@ -1,0 +1,121 @@
+"""What every facility's screen shares: title, scrolled table, sort prompt, status."""
+from .keys import CLOSE, QUIT_KEYS
+from .text import elapsed_text
+
+__all__ = ["View"]
+
+
+class View:
+    """What every facility's screen shares: the title, a scrolled table, the sort
+    prompt (``S`` then a letter), the status and help lines.  A view draws from the
+    session's snapshot and nothing else."""
+
+    name = ""
+    keys_help = "Up/Down/PgUp/PgDn/Home/End scroll  X exit"
+    sorts = ()              # (letter, label, the order's name in the facility's snapshot)
+
+    def __init__(self, app, session):
+        self.app, self.session = app, session
+        self.top = 0                # the first table line shown
+        self.page = 1               # table lines the last draw had room for
+        self.total = 0              # table lines there were
+        self.sort = None            # (label, key)
+        self.prompting = False
+
+    def __repr__(self):
+        return "%s(%r)" % (type(self).__name__, self.session)
+
+    def key(self, key):
+        if self.prompting:
+            self.prompting = False
+            letter = chr(key).upper() if 0 < key < 256 else ""
+            for pick, label, order in self.sorts:
+                if letter == pick:
+                    self.sort = (label, order)
+            return None
+        if key in QUIT_KEYS:
+            return CLOSE
+        if key in (ord("s"), ord("S")) and self.sorts:
+            self.prompting = True
+            return None
+        if not self.scroll(key):
+            self.command(chr(key).upper() if 0 < key < 256 else "", key)
+        return None
+
+    def command(self, letter, key):
+        """A key of the view's own (the letter upper-cased, or '' for a special key)."""
+
+    def scroll(self, key):
+        moved = self.moved(key, self.top, self.page, self.total - self.page)
+        if moved is None:
+            return False
+        self.top = moved
+        return True
+
+    def moved(self, key, at, page, last):
+        """Where ``at`` goes for a movement key (None for another key), kept in 0..last."""
+        curses = self.app.curses
+        steps = {curses.KEY_UP: -1, curses.KEY_DOWN: 1, curses.KEY_PPAGE: -page,
+                 curses.KEY_NPAGE: page}
+        if key in steps:
+            at += steps[key]
+        elif key == curses.KEY_HOME:
+            at = 0
+        elif key == curses.KEY_END:
+            at = last
+        else:
+            return None
+        return max(0, min(at, last))
+
+    def order(self):
+        return None if self.sort is None else self.sort[1]
+
+    def paged(self, fetch, count):
+        """The snapshot of one page of ``count`` rows from ``self.top``, by
+        ``fetch(page)``; the facility builds no more rows than a screen shows."""
+        self.page = max(1, count)
+        snap = fetch((self.order(), self.top, self.page))
+        self.total = snap["total"]
+        top = max(0, min(self.top, self.total - self.page))
+        if top != self.top:
+            self.top = top
+            snap = fetch((self.order(), top, self.page))
+        return snap
+
+    def table(self, y, height, heading, lines, paged=False):
+        """A heading and a block of lines from row ``y``: scrolled here, or already
+        the page that ``paged`` fetched."""
+        self.app.put(y, 0, heading, "heading")
+        if not paged:
+            self.page, self.total = max(1, height - 1), len(lines)
+            self.top = max(0, min(self.top, self.total - self.page))
+            lines = lines[self.top:self.top + self.page]
+        for i, line in enumerate(lines[:height - 1]):
+            self.app.put(y + 1 + i, 0, line)
+
+    def frame(self, rows, status):
+        """Title, status line and help line (or the sort prompt) around the content."""
+        app, session = self.app, self.session
+        state = session.state()
+        if self.sort is not None:
+            state = "sorted by %s | %s" % (self.sort[0], state)
+        app.title(self.name, state)
+        monitor = session.monitor
+        text = "Pkts %d" % monitor.packets
+        if monitor.filtered:
+            text += " | Filtered %d" % monitor.filtered
+        if status:
+            text += " | " + status
+        text += " | Drops %d | %s" % (monitor.dropped, elapsed_text(session.elapsed()))
+        if session.note:
+            text += " | " + session.note
+        app.status(rows - 2, text)
+        if self.prompting:
+            app.help(rows - 1, "Sort by: " + ", ".join(
+                "%s %s" % (letter, label) for letter, label, _ in self.sorts)
+                + "; any other key cancels")
+        else:
+            app.help(rows - 1, self.keys_help)
+
+    def unit(self):
+        return self.app.settings.activity_unit
