@@ -30,9 +30,20 @@ class BenchSmokeTest(unittest.TestCase):
             self.assertGreater(rows.get(name, 0), 0, out)
 
     def test_facilities(self):
-        rc, out, err = _bench("facilities.py", "--frames", "20000", "--repeat", "1")
+        rc, out, err = _bench("facilities.py", "--frames", "20000", "--repeat", "1",
+                              "--records")
         self.assertEqual(rc, 0, err)
-        self.assertEqual(len(_RATE.findall(out)), 8, out)
+        rows = {m.group(1).strip(): int(m.group(2)) for m in _RATE.finditer(out)}
+        self.assertEqual(len(rows), 16, out)
+        for name in ("minimal parser", "-i traffic monitor", "-i traffic monitor (record path)",
+                     "-z sizes", "all six together"):
+            self.assertGreater(rows.get(name, 0), 0, out)
+
+    def test_memory(self):
+        rc, out, err = _bench("memory.py", "--syns", "20000")
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"20000 SYNs: peak RSS [0-9.]+ MB, 20000 connections kept, "
+                              r"0 evicted")
 
     def test_filter(self):
         rc, out, err = _bench("filter.py", "--frames", "20000", "--repeat", "1",

@@ -83,6 +83,8 @@ Per facility:
 """
 import itertools
 
+from ..decoding import shapes
+from ..decoding.decode import decode
 from ..decoding.packet import (
     DATA, DPORT, ERROR, ETH_DST, ETH_SRC, ETHERTYPE, IFINDEX, IP6_DST, IP_DST, IP_HDR, LEN,
     LINKTYPE, PKTTYPE, PROTO, SPORT, TS, TUNNEL,
@@ -108,6 +110,7 @@ _TUNNEL_PROTO = {4: 4, 41: 41, 47: 47, 4789: 17, 6081: 17}
 _MAC_LINKTYPES = frozenset((1, 113, 127, 276))
 
 _PROTO_NAMES = {6: "tcp", 17: "udp"}
+_COOKED = (113, 276)            # Linux cooked SLL, SLL2: the header holds the packet type
 _SIZE_BINS = 20
 
 
@@ -213,21 +216,49 @@ class GeneralStats(object):
     def __repr__(self):
         return "GeneralStats(%d interfaces)" % len(self.interfaces)
 
-    def _new(self, record):
+    def _new(self, ifindex, ts):
         table = self.interfaces
         if len(table) >= self._cap:
             for entry in stalest(table.values(), len(table), _last_seen):
                 del table[entry.ifindex]
                 self.evicted += 1
         if self._span.start is None:
-            self._span.start = record[TS]
-        entry = table[record[IFINDEX]] = _Interface(record[IFINDEX])
+            self._span.start = ts
+        entry = table[ifindex] = _Interface(ifindex)
         return entry
+
+    def feed(self, frames, _shape=shapes.ethernet, _decode=decode,
+             _from_bytes=int.from_bytes):
+        """The lane: Ethernet frames of a known shape (``shapes``) counted in place, the
+        rest decoded and added."""
+        table = self.interfaces
+        for ts, ifindex, pkttype, linktype, data, n in frames:
+            shape = _shape(data, n) if linktype == 1 else None
+            if shape is None:
+                self.add(_decode(ts, ifindex, pkttype, linktype, data, n))
+                continue
+            e = table.get(ifindex)
+            if e is None:
+                e = self._new(ifindex, ts)
+            e.last = ts
+            family = shape[0]
+            if family == 4:
+                e.ipv4 += 1
+                e.ipv4_bytes += n
+                if _from_bytes(data[14:34], "big") % 0xFFFF:
+                    e.badip += 1
+                    e.badip_bytes += n
+            elif family == 6:
+                e.ipv6 += 1
+                e.ipv6_bytes += n
+            else:
+                e.nonip += 1
+                e.nonip_bytes += n
 
     def add(self, r, _from_bytes=int.from_bytes, _damaged=_ip_damaged):
         e = self.interfaces.get(r[IFINDEX])
         if e is None:
-            e = self._new(r)
+            e = self._new(r[IFINDEX], r[TS])
         n = r[LEN]
         e.last = r[TS]
         et = r[ETHERTYPE]
@@ -404,6 +435,40 @@ class DetailedStats(object):
         self.packets[i] += 1
         self.bytes[i] += n
 
+    def feed(self, frames, _shape=shapes.ethernet, _decode=decode, _direction=_DIRECTION.get,
+             _kind4=_KIND_IPV4.get, _kind6=_KIND_IPV6.get, _from_bytes=int.from_bytes,
+             _bcast_mac=_BROADCAST_MAC, _other4=_OTHER_IPV4, _other6=_OTHER_IPV6,
+             _nonip=_KIND_NONIP, _bcast=_GROUP, _mcast=2 * _GROUP):
+        """The lane: Ethernet frames of a known shape (``shapes``) counted in place, the
+        rest decoded and added."""
+        only = self.ifindex
+        span = self._span
+        packets, nbytes = self.packets, self.bytes
+        for ts, ifindex, pkttype, linktype, data, n in frames:
+            if only is not None and ifindex != only:
+                continue
+            shape = _shape(data, n) if linktype == 1 else None
+            if shape is None:
+                self.add(_decode(ts, ifindex, pkttype, linktype, data, n))
+                continue
+            if span.start is None:
+                span.start = ts
+            d = _direction(pkttype, 0)
+            family, proto = shape
+            if family == 4:
+                i = d + _kind4(proto, _other4)
+                if _from_bytes(data[14:34], "big") % 0xFFFF:
+                    self.checksum_errors += 1
+                    self._bad(d, n)
+            elif family == 6:
+                i = d + _kind6(proto, _other6)
+            else:
+                i = d + _nonip
+            if data[0] & 1:
+                i += _bcast if data[:6] == _bcast_mac else _mcast
+            packets[i] += 1
+            nbytes[i] += n
+
     def _bad(self, d, n):
         self.badip[d] += 1
         self.badip[d + 3] += n
@@ -522,23 +587,42 @@ class ServiceStats(object):
         if sport is None:
             self._unported(p, r[LEN])
             return
-        dport = r[DPORT]
-        n = r[LEN]
+        self._count(p, sport, r[DPORT], r[LEN], r[TS])
+
+    def feed(self, frames, _shape=shapes.ethernet, _decode=decode,
+             _ports4=shapes.ETH_IPV4_PORTS.unpack_from, _ports6=shapes.ETH_IPV6_PORTS.unpack_from):
+        """The lane: Ethernet frames of a known shape (``shapes``) counted in place, the
+        rest decoded and added."""
+        only = self.ifindex
+        count = self._count
+        for ts, ifindex, pkttype, linktype, data, n in frames:
+            if only is not None and ifindex != only:
+                continue
+            shape = _shape(data, n) if linktype == 1 else None
+            if shape is None:
+                self.add(_decode(ts, ifindex, pkttype, linktype, data, n))
+                continue
+            family, p = shape
+            if p == 6 or p == 17:              # a non-IP shape's ethertype is never 6 or 17
+                sport, dport = _ports4(data) if family == 4 else _ports6(data)
+                count(p, sport, dport, n, ts)
+
+    def _count(self, p, sport, dport, n, ts):
         if sport < dport:          # from the service
             key = p << 16 | sport
             e = self.services.get(key)
             if e is None:
-                e = self._new(key, r[TS])
+                e = self._new(key, ts)
             e.out_packets += 1
             e.out_bytes += n
         else:                      # towards it (equal ports too)
             key = p << 16 | dport
             e = self.services.get(key)
             if e is None:
-                e = self._new(key, r[TS])
+                e = self._new(key, ts)
             e.in_packets += 1
             e.in_bytes += n
-        e.last = r[TS]
+        e.last = ts
 
     def _unported(self, proto, size):
         i = 0 if proto == 6 else 2
@@ -651,15 +735,23 @@ class SizeStats(object):
     def __repr__(self):
         return "SizeStats(ifindex=%r, mtu=%d)" % (self.ifindex, self.mtu)
 
-    def add(self, r, _direction=_DIRECTION.get):
-        if self.ifindex is not None and r[IFINDEX] != self.ifindex:
-            return
-        c = self._counts[_direction(r[PKTTYPE], 0)]
-        n = r[LEN]
-        c[self._bin[n] if n <= self.top else 20] += 1
-        c[21] += n
-        if n > c[22]:
-            c[22] = n
+    def add(self, r):
+        self.feed(((r[TS], r[IFINDEX], r[PKTTYPE], r[LINKTYPE], r[DATA], r[LEN]),))
+
+    def feed(self, frames, _direction=_DIRECTION.get, _decode=decode, _cooked=_COOKED):
+        """The lane: a size needs nothing decoded, only the wire length and direction
+        (which a Linux cooked header holds when the capture did not say)."""
+        only, counts, bins, top = self.ifindex, self._counts, self._bin, self.top
+        for ts, ifindex, pkttype, linktype, data, n in frames:
+            if only is not None and ifindex != only:
+                continue
+            if pkttype is None and linktype in _cooked:
+                pkttype = _decode(ts, ifindex, pkttype, linktype, data, n)[PKTTYPE]
+            c = counts[_direction(pkttype, 0)]
+            c[bins[n] if n <= top else 20] += 1
+            c[21] += n
+            if n > c[22]:
+                c[22] = n
 
     def tick(self, now):
         """Sizes have no rates: nothing to do at a tick."""
@@ -746,21 +838,36 @@ class LanStats(object):
         ifindex = r[IFINDEX]
         if self.ifindex is not None and ifindex != self.ifindex:
             return
+        et = r[ETHERTYPE]
+        self._count(ifindex, src, r[ETH_DST], r[LEN], et == 0x0800 or et == 0x86DD, r[TS])
+
+    def feed(self, frames, _decode=decode, _framing=shapes.FRAMING_ETHERTYPES):
+        """The lane: an Ethernet frame whose ethertype is its own (no tag, MPLS or PPPoE
+        header to walk) gives both MACs and whether it is IP in place; the rest is
+        decoded and added."""
+        only = self.ifindex
+        count = self._count
+        for ts, ifindex, pkttype, linktype, data, n in frames:
+            if linktype == 1 and len(data) >= 14:
+                et = data[12] << 8 | data[13]
+                if et >= 0x600 and et not in _framing:
+                    if only is None or ifindex == only:
+                        count(ifindex, data[6:12], data[:6], n,
+                              et == 0x0800 or et == 0x86DD, ts)
+                    continue
+            self.add(_decode(ts, ifindex, pkttype, linktype, data, n))
+
+    def _count(self, ifindex, src, dst, n, ip, ts):
         table = self.tables.get(ifindex)
         if table is None:
             table = self.tables[ifindex] = {}
-        ts = r[TS]
         e = table.get(src)
         if e is None:
             e = self._new(table, ifindex, src, ts)
-        n = r[LEN]
-        et = r[ETHERTYPE]
-        ip = et == 0x0800 or et == 0x86DD
         e.out_packets += 1
         e.out_bytes += n
         e.out_ip += ip
         e.last = ts
-        dst = r[ETH_DST]
         if dst is None:
             return
         e = table.get(dst)

@@ -37,6 +37,9 @@ from ..decoding.packet import (
     SPORT, TCP_ACK, TCP_FLAGS, TCP_LEN, TCP_SEQ, TCP_WIN, TS, TUNNEL, ethertype_name,
     ipproto_name, LLC_SAP_NAMES,
 )
+from ..decoding import shapes
+from ..decoding.decode import decode
+from ..decoding.transport import UDP_TUNNEL_PORTS
 from .tables import stalest
 
 __all__ = ["TrafficMonitor", "flags_text", "icmp_text", "icmp6_text", "endpoint_text",
@@ -206,23 +209,71 @@ class TrafficMonitor:
                 if hdr is not None and data[hdr] == 0x45:
                     hit = self._routes_get(data[hdr + 12:hdr + 24])
                     if hit is not None and hit[3] == r[IFINDEX]:
-                        # a routed connection has seen no FIN or RST (see _tcp): no
-                        # state can change
-                        self._touched = hit
-                        _, conn, half, _ = hit
-                        size = r[LEN]
-                        conn.last = r[TS]
-                        half.packets += 1
-                        half.bytes += size
-                        half.size = size
-                        half.flags = flags
-                        half.win = r[TCP_WIN]
+                        self._routed(hit, r[TS], r[LEN], flags, r[TCP_WIN])
                         return
         flags = r[TCP_FLAGS]
         if flags is None or r[TUNNEL] is not None or r[PROTO] != 6:
             self._other(r)
             return
         self._tcp(r, flags)
+
+    def feed(self, frames, _shape=shapes.ethernet, _decode=decode,
+             _head=shapes.ETH_IPV4_TCP_HEAD.unpack_from, _ports4=shapes.ETH_IPV4_PORTS.unpack_from,
+             _ports6=shapes.ETH_IPV6_PORTS.unpack_from, _tunnels=UDP_TUNNEL_PORTS):
+        """The lane: a routed IPv4 TCP packet and a UDP datagram of a known shape
+        (``shapes``) are counted in place, the rest decoded and added."""
+        add = self.add
+        routes_get = self._routes_get
+        other = self._count_other
+        for ts, ifindex, pkttype, linktype, data, n in frames:
+            if linktype != 1 or len(data) < 54:
+                add(_decode(ts, ifindex, pkttype, linktype, data, n))
+                continue
+            etype, vhl, total, frag, proto, offflags, win = _head(data)
+            # the commonest packet first: shapes.ethernet's (4, 6), read once; a routed
+            # connection has seen no FIN or RST (see _tcp), so no state can change
+            if (etype == 0x0800 and vhl == 0x45 and proto == 6 and not offflags & 0x05
+                    and not frag & 0x3FFF and 20 <= total <= n - 14
+                    and 20 <= offflags >> 12 << 2 <= total - 20
+                    and 34 + (offflags >> 12 << 2) <= len(data)):
+                hit = routes_get(data[26:38])
+                if hit is not None and hit[3] == ifindex:
+                    self._touched = hit
+                    half = hit[2]
+                    hit[1].last = ts
+                    half.packets += 1
+                    half.bytes += n
+                    half.size = n
+                    half.flags = offflags & 0x0FFF
+                    half.win = win
+                    continue
+            elif etype == 0x0800:
+                # shapes.ethernet's (4, 17), read once
+                if (proto == 17 and vhl == 0x45 and not frag & 0x3FFF
+                        and 28 <= total <= n - 14):
+                    sport, dport = _ports4(data)
+                    if dport not in _tunnels:
+                        other((ts, ifindex, n, 17, None, data[26:30], data[30:34], sport,
+                               dport, None, None, None, None, None, None, None))
+                        continue
+            elif etype == 0x86DD and _shape(data, n) == (6, 17):
+                sport, dport = _ports6(data)
+                other((ts, ifindex, n, 17, None, data[22:38], data[38:54], sport, dport,
+                       None, None, None, None, None, None, None))
+                continue
+            add(_decode(ts, ifindex, pkttype, linktype, data, n))
+
+    def _routed(self, hit, ts, size, flags, win):
+        """A packet of a routed connection: it has seen no FIN or RST (see _tcp), so no
+        state can change."""
+        self._touched = hit
+        half = hit[2]
+        hit[1].last = ts
+        half.packets += 1
+        half.bytes += size
+        half.size = size
+        half.flags = flags
+        half.win = win
 
     @property
     def touched(self):
@@ -334,9 +385,13 @@ class TrafficMonitor:
         if src is None:                     # not IP: ARP, or by ethertype / LLC
             src, dst = r[ETH_SRC], r[ETH_DST]
             proto = (r[ETHERTYPE], r[LLC_DSAP])
-        entry = (r[TS], r[IFINDEX], r[LEN], proto, tunnel, src, dst, sport, dport,
-                 r[ICMP_TYPE], r[ICMP_CODE], r[ICMP6_TYPE], r[ICMP6_CODE], r[ARP_OP],
-                 r[ARP_SPA], r[ARP_TPA])
+        self._count_other((r[TS], r[IFINDEX], r[LEN], proto, tunnel, src, dst, sport, dport,
+                           r[ICMP_TYPE], r[ICMP_CODE], r[ICMP6_TYPE], r[ICMP6_CODE],
+                           r[ARP_OP], r[ARP_SPA], r[ARP_TPA]))
+
+    def _count_other(self, entry):
+        """One entry of the other-traffic log: logged, and counted in its flow."""
+        ts, ifindex, size, proto, _, src, dst, sport, dport = entry[:9]
         log = self.log
         log.append(entry)
         if len(log) > 2 * self._lines:
@@ -344,18 +399,18 @@ class TrafficMonitor:
         if src is None or dst is None:
             return
         if src < dst or (src == dst and (sport or 0) <= (dport or 0)):
-            key = (r[IFINDEX], proto, src, sport, dst, dport)
+            key = (ifindex, proto, src, sport, dst, dport)
         else:
-            key = (r[IFINDEX], proto, dst, dport, src, sport)
+            key = (ifindex, proto, dst, dport, src, sport)
         flow = self.flows.get(key)
         if flow is None:
             if len(self.flows) >= self._max:
                 self.evicted_flows += _evict(self.flows, _flow_age)
-            self.flows[key] = [1, r[LEN], r[TS], r[TS]]
+            self.flows[key] = [1, size, ts, ts]
         else:
             flow[0] += 1
-            flow[1] += r[LEN]
-            flow[3] = r[TS]
+            flow[1] += size
+            flow[3] = ts
 
     # time
 

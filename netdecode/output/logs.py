@@ -807,6 +807,10 @@ class ReportLog:
         if self.start is None:
             self._begin(r[TS])
 
+    def feed(self, frames):
+        if self.start is None and frames:
+            self._begin(frames[0][0])
+
     def tick(self, now):
         if self.start is None:
             self._begin(now)

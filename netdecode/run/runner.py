@@ -161,6 +161,9 @@ class Reporter:
     def add(self, record):
         pass
 
+    def feed(self, frames):
+        pass
+
     def tick(self, now):
         self.emit(now)
 
