@@ -801,6 +801,20 @@ class CorpusTest(_FramesCase):
                     self.assert_frames(frames, mapped_frames)
                     self.assertEqual(str(exc), str(mapped_exc))
 
+    @unittest.skipUnless(pcap._MADVISE, "no madvise before Python 3.8: the map is read whole")
+    def test_a_small_window_reads_what_the_whole_map_reads(self):
+        """The window a mapped file is read through (and released behind) moves on
+        mid-record and mid-block alike: every file reads the same, damage included."""
+        for name in _corpus_files():
+            path = os.path.join(_CORPUS, name)
+            whole, whole_exc = corpus.read_frames(path)
+            for window in (1, 4099):
+                with self.subTest(file=name, window=window), \
+                        mock.patch.object(pcap, "_WINDOW", window):
+                    frames, exc = corpus.read_frames(path)
+                    self.assert_frames(frames, whole)
+                    self.assertEqual(str(exc), str(whole_exc))
+
     def _check_frames(self, name, frames, rows, fmt):
         if fmt == "pcapng":
             # tshark 4.0 lists pcapng Custom Blocks as frames without an interface id.

@@ -89,7 +89,7 @@ from ..decoding.packet import (
     DATA, DPORT, ERROR, ETH_DST, ETH_SRC, ETHERTYPE, IFINDEX, IP6_DST, IP_DST, IP_HDR, LEN,
     LINKTYPE, PKTTYPE, PROTO, SPORT, TS, TUNNEL,
 )
-from .tables import stalest
+from .tables import page_of, stalest
 
 __all__ = ["GeneralStats", "DetailedStats", "ServiceStats", "SizeStats", "LanStats"]
 
@@ -301,7 +301,9 @@ class GeneralStats(object):
             if e.pps > e.peak_pps:
                 e.peak_pps = e.pps
 
-    def snapshot(self):
+    def snapshot(self, lazy=False):
+        """The state as JSON-able data (``lazy`` changes nothing: no table here grows
+        with the traffic beyond the interfaces)."""
         name = self.options.interface_name
         rows = []
         for ifindex in sorted(self.interfaces, key=lambda i: (i is None, i)):
@@ -498,7 +500,8 @@ class DetailedStats(object):
                 peak[k] = rate[k]
         self._base = counts
 
-    def snapshot(self):
+    def snapshot(self, lazy=False):
+        """The counts as JSON-able data (``lazy`` changes nothing: the rows are fixed)."""
         counts = {}
         for name, kinds, groups in _ROWS:
             (up, ub), (ip, ib), (op, ob) = self._sums(kinds, groups)
@@ -641,12 +644,13 @@ class ServiceStats(object):
             e.base_bytes = nbytes
             e.base_packets = packets
 
-    def snapshot(self, page=None, ports=None):
+    def snapshot(self, page=None, ports=None, lazy=False):
         """The table, or with ``page`` = (order, start, count) only that page of it in
         that order (None, "port", "packets", "bytes", "bytes_in", "bytes_out") and its
         length in "total": a screen shows a page, and a flood of ports must not make
         every update build them all.  ``ports(port)`` keeps a port in the page; the
-        rest are summed in "other_ports"."""
+        rest are summed in "other_ports".  With ``lazy`` "services" is an iterator that
+        makes each row when taken, for a writer that streams it."""
         entries = self.services.values()
         extra = {}
         if ports is not None:
@@ -660,26 +664,36 @@ class ServiceStats(object):
             entries = kept
             extra["other_ports"] = _pair(other[0], other[1])
         if page is not None:
-            entries, extra["total"] = _page(entries, _SERVICE_ORDERS, page)
-        rows = []
-        for e in entries:
-            key = e.key
-            rows.append({"proto": _PROTO_NAMES[key >> 16], "port": key & 0xFFFF,
-                         "packets": e.in_packets + e.out_packets,
-                         "bytes": e.in_bytes + e.out_bytes,
-                         "in": _pair(e.in_packets, e.in_bytes),
-                         "out": _pair(e.out_packets, e.out_bytes),
-                         "rate": _rate(e.bps, e.pps), "last": _seconds(e.last)})
-        if page is None:
-            rows.sort(key=lambda row: (-row["bytes"], row["proto"], row["port"]))
+            order, start, count = page
+            extra["total"] = len(entries)
+            entries = page_of(entries, _SERVICE_ORDERS[order], start, count)
+        else:
+            entries = sorted(entries, key=_service_listing)
+        rows = _service_rows(entries)
         u = self.unported
         out = {"iface": (self.options.interface_name(self.ifindex)
                          if self.ifindex is not None else None),
-               "services": rows,
+               "services": rows if lazy else list(rows),
                "unported": {"tcp": _pair(u[0], u[1]), "udp": _pair(u[2], u[3])},
                "evicted": self.evicted}
         out.update(extra)
         return out
+
+
+def _service_listing(e):
+    """The whole table's order: bytes, largest first, then protocol name and port."""
+    return (-(e.in_bytes + e.out_bytes), _PROTO_NAMES[e.key >> 16], e.key & 0xFFFF)
+
+
+def _service_rows(entries):
+    for e in entries:
+        key = e.key
+        yield {"proto": _PROTO_NAMES[key >> 16], "port": key & 0xFFFF,
+               "packets": e.in_packets + e.out_packets,
+               "bytes": e.in_bytes + e.out_bytes,
+               "in": _pair(e.in_packets, e.in_bytes),
+               "out": _pair(e.out_packets, e.out_bytes),
+               "rate": _rate(e.bps, e.pps), "last": _seconds(e.last)}
 
 
 _SERVICE_ORDERS = {
@@ -692,12 +706,6 @@ _SERVICE_ORDERS = {
 }
 
 
-def _page(entries, orders, page):
-    """One page of a table's entries: page = (order, start, count), the order named
-    in ``orders``; returns the page and the table's length."""
-    order, start, count = page
-    ranked = sorted(entries, key=orders[order])
-    return ranked[start:start + count], len(ranked)
 
 
 # --- packet size breakdown (-z) -------------------------------------------------------
@@ -756,7 +764,8 @@ class SizeStats(object):
     def tick(self, now):
         """Sizes have no rates: nothing to do at a tick."""
 
-    def snapshot(self):
+    def snapshot(self, lazy=False):
+        """The bins as JSON-able data (``lazy`` changes nothing: there are 21)."""
         unknown, cin, cout = self._counts
         bins = []
         floors = self.floors
@@ -896,37 +905,49 @@ class LanStats(object):
                            (counts[2] - base[2]) * 1e9 / elapsed)
                 e.base = counts
 
-    def snapshot(self, page=None):
+    def snapshot(self, page=None, lazy=False):
         """The stations, or with ``page`` = (order, start, count) one page of them in
         that order (None, "packets_in", "bytes_in", "packets_out", "bytes_out", "mac")
-        and their number in "total"."""
-        name = self.options.interface_name
+        and their number in "total".  With ``lazy`` "stations" is an iterator that makes
+        each row when taken, for a writer that streams it."""
+        name = _cached_name(self.options.interface_name)
         stations = itertools.chain.from_iterable(t.values() for t in self.tables.values())
-        total = None
-        if page is not None:
-            stations, total = _page(stations, _STATION_ORDERS, page)
-        rows = []
-        for e in stations:
-            rates, mac, ifindex = e.rates, e.mac, e.ifindex
-            rows.append({
-                "mac": _mac_text(mac), "iface": name(ifindex) if ifindex is not None else None,
-                "group": bool(mac[0] & 1),
-                "in": {"packets": e.in_packets, "bytes": e.in_bytes,
-                       "ip_packets": e.in_ip,
-                       "bps": round(rates[0], 3), "pps": round(rates[1], 3)},
-                "out": {"packets": e.out_packets, "bytes": e.out_bytes,
-                        "ip_packets": e.out_ip,
-                        "bps": round(rates[2], 3), "pps": round(rates[3], 3)},
-                "last": _seconds(e.last)})
-        if page is None:
-            rows.sort(key=lambda row: (-(row["in"]["bytes"] + row["out"]["bytes"]),
-                                       row["iface"] or "", row["mac"]))
         out = {"iface": (self.options.interface_name(self.ifindex)
-                         if self.ifindex is not None else None),
-               "stations": rows, "evicted": self.evicted}
-        if total is not None:
-            out["total"] = total
+                         if self.ifindex is not None else None)}
+        if page is not None:
+            order, start, count = page
+            out["total"] = self.size
+            stations = page_of(stations, _STATION_ORDERS[order], start, count)
+        else:
+            stations = sorted(stations, key=lambda e: (
+                -(e.in_bytes + e.out_bytes), name(e.ifindex) or "", _mac_text(e.mac)))
+        rows = _station_rows(stations, name)
+        out["stations"] = rows if lazy else list(rows)
+        out["evicted"] = self.evicted
         return out
+
+
+def _cached_name(interface_name):
+    """An interface's name, asked once per index for one snapshot (None for None)."""
+    names = {}
+
+    def name(ifindex):
+        if ifindex not in names:
+            names[ifindex] = interface_name(ifindex) if ifindex is not None else None
+        return names[ifindex]
+    return name
+
+
+def _station_rows(stations, name):
+    for e in stations:
+        rates, mac = e.rates, e.mac
+        yield {"mac": _mac_text(mac), "iface": name(e.ifindex), "group": bool(mac[0] & 1),
+               "in": {"packets": e.in_packets, "bytes": e.in_bytes, "ip_packets": e.in_ip,
+                      "bps": round(rates[0], 3), "pps": round(rates[1], 3)},
+               "out": {"packets": e.out_packets, "bytes": e.out_bytes,
+                       "ip_packets": e.out_ip,
+                       "bps": round(rates[2], 3), "pps": round(rates[3], 3)},
+               "last": _seconds(e.last)}
 
 
 _STATION_ORDERS = {

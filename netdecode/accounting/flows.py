@@ -28,6 +28,7 @@ tunnel's traffic: its outer addresses and inner ports belong to different header
 Every table holds at most ``options.max_entries``; when full, the stalest sixteenth is
 evicted (amortised O(1) per packet) and counted.
 """
+import itertools
 import socket
 import struct
 
@@ -40,7 +41,7 @@ from ..decoding.packet import (
 from ..decoding import shapes
 from ..decoding.decode import decode
 from ..decoding.transport import UDP_TUNNEL_PORTS
-from .tables import stalest
+from .tables import page_of, stalest
 
 __all__ = ["TrafficMonitor", "flags_text", "icmp_text", "icmp6_text", "endpoint_text",
            "log_entry_json", "RESET", "DONE", "CLOSED", "A_IS_LO"]
@@ -435,67 +436,100 @@ class TrafficMonitor:
 
     # presentation data
 
-    def snapshot(self, tcp_page=None, flows_page=None, other_page=None):
+    def snapshot(self, tcp_page=None, flows_page=None, other_page=None, lazy=False):
         """The tables as JSON-able data.  ``tcp_page`` = (order, start, count), the
         order None (first seen), "packets" or "bytes", ``flows_page`` = (None, start,
         count) (by bytes) and ``other_page`` = (None, start, count) (the log, oldest
         first) ask for one page of that table, its length then in "tcp_total",
         "flows_total" or "other_total": a screen shows a page, and a flood must not make
-        every update build every row (a count of 0 asks for the length alone)."""
+        every update build every row (a count of 0 asks for the length alone).  With
+        ``lazy`` the "tcp" and "flows" tables are iterators that make each row when it
+        is taken, for a writer that streams them (100,000 rows built whole take ten
+        times the memory of the connections they describe)."""
         extra = {}
         log = self.log[-self._lines:]
         if other_page is not None:
             _, first, count = other_page
             extra["other_total"] = len(log)
             log = log[first:first + count] if count else ()
+        name = _cached(self.options.interface_name)
+        hosts = _cached(_host_text)
+        ends = _cached(_ends_text)
         items = self.tcp.items()
         if tcp_page is not None:
             order, first, count = tcp_page
-            items = (sorted(items, key=_TCP_ORDERS[order])[first:first + count]
-                     if count else ())
+            items = page_of(items, _TCP_ORDERS[order], first, count)
             extra["tcp_total"] = len(self.tcp)
+        else:
+            items = _by_first(items, hosts)
         flow_items = self.flows.items()
         if flows_page is not None:
             _, first, count = flows_page
-            flow_items = (sorted(flow_items, key=_by_flow_bytes)[first:first + count]
-                          if count else ())
+            flow_items = page_of(flow_items, _by_flow_bytes, first, count)
             extra["flows_total"] = len(self.flows)
-        name = _cached(self.options.interface_name)
-        macs = _cached(_mac_text)
-        hosts = _cached(_host_text)
-        idle = int(self.options.idle_timeout * 1e9)
-        now = self.now
-        conns = []
-        for (lo_addr, hi_addr, ports), conn in items:
-            lo = "%s:%d" % (hosts(lo_addr), ports >> 16 & 0xFFFF)
-            hi = "%s:%d" % (hosts(hi_addr), ports & 0xFFFF)
-            marks = conn.marks
-            a, b = (lo, hi) if marks & A_IS_LO else (hi, lo)
-            last = conn.last
-            is_idle = now is not None and last is not None and now - last >= idle
-            conns.append({"a": a, "b": b, "iface": name(ports >> 32),
-                          "first": _seconds(conn.first), "last": _seconds(last),
-                          "under_way": bool(marks & _UNDER_WAY),
-                          "a_to_b": _half_json(conn, is_idle, macs),
-                          "b_to_a": _half_json(conn.b, is_idle, macs)})
-        if tcp_page is None:
-            conns.sort(key=lambda c: (c["first"] or 0, c["a"], c["b"]))
-        flows = []
-        protos = _cached(_proto_name)
-        ends = _cached(_ends_text)
-        for key, (packets, size, first, last) in flow_items:
-            ifindex, proto, lo_addr, lo_port, hi_addr, hi_port = key
-            flows.append({"proto": protos(proto), "iface": name(ifindex),
-                          "a": ends((lo_addr, lo_port)), "b": ends((hi_addr, hi_port)),
-                          "packets": packets, "bytes": size,
-                          "first": _seconds(first), "last": _seconds(last)})
-        if flows_page is None:
-            flows.sort(key=lambda f: (-f["bytes"], f["a"], f["b"]))
-        out = {"tcp": conns, "other": [log_entry_json(e, name) for e in log],
-               "flows": flows,
+        else:
+            flow_items = sorted(flow_items, key=lambda item: (
+                -item[1][1], ends((item[0][2], item[0][3])), ends((item[0][4], item[0][5]))))
+        conns = self._conn_rows(items, name, hosts)
+        flows = _flow_rows(flow_items, name, ends)
+        out = {"tcp": conns if lazy else list(conns),
+               "other": [log_entry_json(e, name) for e in log],
+               "flows": flows if lazy else list(flows),
                "evicted": {"tcp": self.evicted_tcp, "flows": self.evicted_flows}}
         out.update(extra)
         return out
+
+    def _conn_rows(self, items, name, hosts):
+        macs = _cached(_mac_text)
+        idle = int(self.options.idle_timeout * 1e9)
+        now = self.now
+        for item in items:
+            conn = item[1]
+            a, b = _conn_ends(item, hosts)
+            last = conn.last
+            is_idle = now is not None and last is not None and now - last >= idle
+            yield {"a": a, "b": b, "iface": name(item[0][2] >> 32),
+                   "first": _seconds(conn.first), "last": _seconds(last),
+                   "under_way": bool(conn.marks & _UNDER_WAY),
+                   "a_to_b": _half_json(conn, is_idle, macs),
+                   "b_to_a": _half_json(conn.b, is_idle, macs)}
+
+
+def _by_first(items, hosts):
+    """The connections in the order of the whole listing: first seen (to the
+    microsecond, as shown), then a and b as text.  Sorted by time alone first, and by
+    text only where times tie: text keys for every row of a 100,000-row table would
+    double what a snapshot holds."""
+    items = sorted(items, key=_first_seen)
+    out = []
+    for _, group in itertools.groupby(items, key=_first_seen):
+        group = list(group)
+        if len(group) > 1:
+            group.sort(key=lambda item: _conn_ends(item, hosts))
+        out.extend(group)
+    return out
+
+
+def _first_seen(item):
+    return _seconds(item[1].first) or 0
+
+
+def _conn_ends(item, hosts):
+    """A connection's (a, b) as text: 'addr:port', a the end that spoke first."""
+    (lo_addr, hi_addr, ports), conn = item
+    lo = "%s:%d" % (hosts(lo_addr), ports >> 16 & 0xFFFF)
+    hi = "%s:%d" % (hosts(hi_addr), ports & 0xFFFF)
+    return (lo, hi) if conn.marks & A_IS_LO else (hi, lo)
+
+
+def _flow_rows(items, name, ends):
+    protos = _cached(_proto_name)
+    for key, (packets, size, first, last) in items:
+        ifindex, proto, lo_addr, lo_port, hi_addr, hi_port = key
+        yield {"proto": protos(proto), "iface": name(ifindex),
+               "a": ends((lo_addr, lo_port)), "b": ends((hi_addr, hi_port)),
+               "packets": packets, "bytes": size,
+               "first": _seconds(first), "last": _seconds(last)}
 
 
 def _conn_total(conn, field):

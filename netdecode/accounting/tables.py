@@ -1,9 +1,10 @@
-"""What every facility's tables share: the options they read, and how a full table
-makes room.  Every table keyed by packet data is bounded, since an attacker picks its keys.
+"""What every facility's tables share: the options they read, how a full table makes
+room, and how a screen's page of one is taken.  Every table keyed by packet data is
+bounded, since an attacker picks its keys.
 """
 import heapq
 
-__all__ = ["Options", "stalest"]
+__all__ = ["Options", "page_of", "stalest"]
 
 EVICT_SHARE = 16        # a full table drops this fraction of itself at once
 
@@ -13,6 +14,15 @@ def stalest(entries, size, age):
     by ``age(entry)``, the time last seen.  Dropping a share at once keeps eviction
     amortised O(1) per new entry, where dropping one would scan the table every time."""
     return heapq.nsmallest(max(1, size // EVICT_SHARE), entries, key=age)
+
+
+def page_of(entries, order, start, count):
+    """Entries start..start+count in ``order`` (a key function), as sorted() would give
+    them: a heap keeps only what the page needs, where sorting a 100,000-row table whole
+    for a screen's 20 rows would not."""
+    if not count:
+        return []
+    return heapq.nsmallest(start + count, entries, key=order)[start:]
 
 
 class Options:

@@ -22,8 +22,10 @@ moves the offset (block, captured data, option) is checked against the block and
 Damage is a ``CaptureError`` (a ``ValueError``) whose one-line message names the file, the
 record or block and its offset; ``frames()`` yields every complete frame before raising.
 
-The reader maps the file (``mmap``) and walks one integer offset through it; a file that
-cannot be mapped (empty, a pipe) is read in large chunks instead.  ``PcapWriter`` and
+The reader maps the file (``mmap``) and walks one integer offset through it, a window of
+it at a time: the pages behind the window are given back (madvise, Python 3.8 and
+later), since every page of a mapped file that was read counts in the resident size.  A
+file that cannot be mapped (empty, a pipe) is read in large chunks instead.  ``PcapWriter`` and
 ``PcapngWriter`` stream frames out (``-w``); they never buffer a whole capture.
 
 Left out: the pcap "modified" (Kuznetzov) and other variant magics, pcapng Name
@@ -82,6 +84,8 @@ _OPT_EPB_FLAGS = 2                           # also the obsolete Packet Block's 
 _MAX_RECORD = 256 << 20
 # Read size when the file cannot be mapped.
 _CHUNK = 1 << 20
+_WINDOW = 4 << 20              # bytes of a mapped file read between two releases
+_MADVISE = hasattr(mmap.mmap, "madvise")
 _NS = 1000000000
 
 
@@ -265,6 +269,7 @@ class _Reader(object):
         self._map = mapped
         self._head = head if mapped is None else None
         self._started = False
+        self._released = 0          # the mapped file's bytes given back, from its start
 
     def close(self):
         """Release the file; a running ``frames()`` generator must not be resumed."""
@@ -294,6 +299,7 @@ class _Reader(object):
         if self._file is None:
             raise ValueError("%s: reader is closed" % self.path)
         if self._map is not None:
+            self._released = 0
             return self._map
         if not self._started:
             self._started = True
@@ -309,6 +315,18 @@ class _Reader(object):
             raise CaptureError("%s: file header cut short: %d bytes expected, %d present"
                                % (self.path, need, len(buf)))
         return buf
+
+    def _window(self, buf, off, need):
+        """Where the part of ``buf`` to read next ends: for a mapped file, at least
+        ``need`` bytes from ``off`` and a window more, the pages before ``off`` given
+        back; otherwise the end of the buffer."""
+        if self._map is None or not _MADVISE:
+            return len(buf)
+        start = off & -mmap.PAGESIZE
+        if start > self._released:
+            self._map.madvise(mmap.MADV_DONTNEED, self._released, start - self._released)
+            self._released = start
+        return min(len(buf), off + max(need, _WINDOW))
 
     def _more(self, buf, off, need):
         """``buf[off:]`` extended to ``need`` bytes from the file, or None if nothing came."""
@@ -370,8 +388,8 @@ class _PcapReader(_Reader):
         mult = 1 if self.nanosecond else 1000
         maxrec = _MAX_RECORD
         unpack_error = struct.error
-        end = len(buf)
         off = _PCAP_FILE_LE.size
+        end = self._window(buf, off, 0)
         base = 0            # file offset of buf[0]
         counted = 0         # records before `first` (streamed files drop what they read)
         first = off
@@ -405,6 +423,9 @@ class _PcapReader(_Reader):
                 need = hsize + incl
             else:
                 need = hsize
+            if end < len(buf):          # the window of a mapped file moves on
+                end = self._window(buf, off, need)
+                continue
             more = self._more(buf, off, need)
             if more is None:
                 if avail == 0:
@@ -498,8 +519,8 @@ class _PcapngReader(_Reader):
         flags_table = _PKTTYPE_BY_EPB_FLAGS
         epb_pkttype = self._epb_pkttype
         maxrec = _MAX_RECORD
-        end = len(buf)
         off = 0
+        end = self._window(buf, off, 0)
         base = 0            # file offset of buf[0]
         while True:
             # Section state, reloaded after every block the slow path handled.
@@ -561,6 +582,9 @@ class _PcapngReader(_Reader):
                 if frame is not None:
                     yield frame
                 off = nxt
+                continue
+            if end < len(buf):          # the window of a mapped file moves on
+                end = self._window(buf, off, frame)
                 continue
             more = self._more(buf, off, frame)
             if more is None:

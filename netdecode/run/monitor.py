@@ -178,10 +178,11 @@ class Monitor:
             for sink in self.sinks:
                 sink.tick(self.last_ts)
 
-    def snapshot(self, facility, sink, now):
-        """The --json envelope around one facility's snapshot."""
+    def snapshot(self, facility, sink, now, lazy=False):
+        """The --json envelope around one facility's snapshot (with its big tables as
+        iterators, ``lazy``, for a writer that streams them)."""
         out = {"facility": facility, "ts": round(now / 1e9, 6) if now is not None else None,
                "capture": {"packets": self.packets, "dropped": self.dropped,
                            "filtered": self.filtered}}
-        out.update(sink.snapshot())
+        out.update(sink.snapshot(lazy=True) if lazy else sink.snapshot())
         return out

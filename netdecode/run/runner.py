@@ -171,7 +171,21 @@ class Reporter:
         return {}
 
     def emit(self, now):
-        self.out.write(json.dumps(self.monitor.snapshot(self.facility, self.sink, now)) + "\n")
+        """One snapshot, one line: its tables written row by row as they are made, so
+        that a table of 100,000 connections is never held whole, as rows or as text."""
+        write = self.out.write
+        snapshot = self.monitor.snapshot(self.facility, self.sink, now, lazy=True)
+        write("{")
+        for i, (key, value) in enumerate(snapshot.items()):
+            write(("%s: " if not i else ", %s: ") % json.dumps(key))
+            if isinstance(value, (dict, list, str, int, float)) or value is None:
+                write(json.dumps(value))
+                continue
+            write("[")
+            for j, row in enumerate(value):
+                write(json.dumps(row) if not j else ", " + json.dumps(row))
+            write("]")
+        write("}\n")
         self.out.flush()
 
 
