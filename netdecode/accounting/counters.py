@@ -919,8 +919,9 @@ class LanStats(object):
             out["total"] = self.size
             stations = page_of(stations, _STATION_ORDERS[order], start, count)
         else:
+            # a MAC's bytes sort as its text does (six of them, as hex, every time)
             stations = sorted(stations, key=lambda e: (
-                -(e.in_bytes + e.out_bytes), name(e.ifindex) or "", _mac_text(e.mac)))
+                -(e.in_bytes + e.out_bytes), name(e.ifindex) or "", e.mac))
         rows = _station_rows(stations, name)
         out["stations"] = rows if lazy else list(rows)
         out["evicted"] = self.evicted

@@ -458,7 +458,7 @@ class TrafficMonitor:
         items = self.tcp.items()
         if tcp_page is not None:
             order, first, count = tcp_page
-            items = page_of(items, _TCP_ORDERS[order], first, count)
+            items = [(item, None) for item in page_of(items, _TCP_ORDERS[order], first, count)]
             extra["tcp_total"] = len(self.tcp)
         else:
             items = _by_first(items, hosts)
@@ -480,12 +480,13 @@ class TrafficMonitor:
         return out
 
     def _conn_rows(self, items, name, hosts):
+        """A row per (item, its ends as text, or None to make them)."""
         macs = _cached(_mac_text)
         idle = int(self.options.idle_timeout * 1e9)
         now = self.now
-        for item in items:
+        for item, ends in items:
             conn = item[1]
-            a, b = _conn_ends(item, hosts)
+            a, b = ends or _conn_ends(item, hosts)
             last = conn.last
             is_idle = now is not None and last is not None and now - last >= idle
             yield {"a": a, "b": b, "iface": name(item[0][2] >> 32),
@@ -496,18 +497,25 @@ class TrafficMonitor:
 
 
 def _by_first(items, hosts):
-    """The connections in the order of the whole listing: first seen (to the
-    microsecond, as shown), then a and b as text.  Sorted by time alone first, and by
-    text only where times tie: text keys for every row of a 100,000-row table would
-    double what a snapshot holds."""
-    items = sorted(items, key=_first_seen)
+    """The connections in the order of the whole listing, as (item, its ends or None):
+    first seen (to the microsecond, as shown), then a and b as text.  Sorted by time
+    alone first, and by text only where times tie: text keys for every row of a
+    100,000-row table would double what a snapshot holds."""
+    items = sorted(items, key=_first_ns)      # rounding keeps this order
     out = []
     for _, group in itertools.groupby(items, key=_first_seen):
         group = list(group)
         if len(group) > 1:
-            group.sort(key=lambda item: _conn_ends(item, hosts))
-        out.extend(group)
+            # the ends go along with the item: the rows need them too
+            ends = sorted((_conn_ends(item, hosts), i) for i, item in enumerate(group))
+            out.extend((group[i], pair) for pair, i in ends)
+        else:
+            out.append((group[0], None))
     return out
+
+
+def _first_ns(item):
+    return item[1].first or 0
 
 
 def _first_seen(item):

@@ -5,15 +5,15 @@
     sudo python3 tests/bench/live.py --rates 50000,100000 --seconds 2
 
 Makes a namespace pair joined by veth (tests/netns.py), sends 128-byte UDP frames from
-namespace a with an AF_PACKET generator at stepped rates (tcpreplay when installed and
---tcpreplay is given), and captures them in namespace b, once with netdecode's
-LiveCapture + decode (ring mode, then socket mode) and once with `tcpdump -w /dev/null`,
-on the same traffic; 'ring-only' is LiveCapture's ring without decoding, the capture's
-own share of the cost; 'minimal' is the floor issue 3 measures against, a minimal
-Python ring reader that unpacks each frame's Ethernet, IPv4 and port fields in place;
-'traffic' is the whole IP traffic monitor (ring, decode, the facility), what iptraf-ng's
-figure is for.  For each run: frames sent, captured, kernel drops, and the capturer's
-CPU time per frame (user + system, from /proc/PID/stat).
+namespace a with an AF_PACKET generator at stepped rates, and captures them in namespace
+b with each capturer in turn, on the same traffic: 'ring' is LiveCapture + decode of
+every frame, 'socket' the same in socket mode, 'ring-only' LiveCapture's ring without
+decoding (the capture's own share of the cost), 'minimal' the floor, a minimal Python
+ring reader that unpacks each frame's Ethernet, IPv4 and port fields in place; -i, -g,
+-d, -s, -z and -l each facility as iptraf.py runs it (the ring, then the facility's
+lane), what iptraf-ng's figures are for; 'tcpdump' is `tcpdump -w /dev/null`.  For each
+run: frames sent, captured, kernel drops, and the capturer's CPU time per frame (user +
+system, from /proc/PID/stat).
 """
 import argparse
 import json
@@ -99,12 +99,17 @@ def _minimal_read(ring, blocks, block_bytes, state):
 def capture(ifname, capturer):
     """The capturer role until SIGTERM: LiveCapture + decode of every frame ('ring',
     'socket'), LiveCapture's ring alone ('ring-only', the capture's own cost), the
-    minimal reader on LiveCapture's ring ('minimal'), or the traffic monitor ('traffic')."""
-    from netdecode.capture import live
-    from netdecode.decoding.decode import decode
+    minimal reader on LiveCapture's ring ('minimal'), or a facility through its lane, as
+    iptraf.py runs it ('-i', '-g', '-d', '-s', '-z', '-l')."""
+    from netdecode.accounting import counters
     from netdecode.accounting.flows import TrafficMonitor
     from netdecode.accounting.tables import Options
+    from netdecode.capture import live
+    from netdecode.decoding.decode import decode
     from netdecode.run.monitor import Monitor
+    facilities = {"-i": TrafficMonitor, "-g": counters.GeneralStats,
+                  "-d": counters.DetailedStats, "-s": counters.ServiceStats,
+                  "-z": counters.SizeStats, "-l": counters.LanStats}
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     count = 0
@@ -113,8 +118,8 @@ def capture(ifname, capturer):
         if capturer == "minimal":
             state = [0]
             read = lambda: _minimal_read(cap._ring, cap._blocks, live._BLOCK_BYTES, state)
-        elif capturer == "traffic":
-            monitor = Monitor([TrafficMonitor(Options())])
+        elif capturer in facilities:
+            monitor = Monitor([facilities[capturer](Options())])
 
             def read():
                 frames = cap.read()
@@ -180,13 +185,17 @@ def main():
     ap.add_argument("--rates", default="25000,50000,100000,200000,0",
                     help="frames/s per step, comma-separated; 0: the generator's ceiling")
     ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--capturers", default="ring-only,minimal,-i,-g,-d,-s,-z,-l,tcpdump",
+                    help="comma-separated: ring, ring-only, minimal, socket, tcpdump, and "
+                         "the facilities -i -g -d -s -z -l (default: %(default)s)")
     args = ap.parse_args()
     import netns
     reason = netns.live_skip_reason()
     if reason:
         raise SystemExit("live.py: %s" % reason)
-    capturers = ["ring", "ring-only", "minimal", "traffic", "socket"] + (
-        ["tcpdump"] if shutil.which("tcpdump") else [])
+    capturers = args.capturers.split(",")
+    if "tcpdump" in capturers and not shutil.which("tcpdump"):
+        capturers.remove("tcpdump")
     print("python %s; %d-byte frames; capturers: %s" % (
         sys.version.split()[0], _FRAME_SIZE, ", ".join(capturers)))
     print("%-9s %-9s %9s %11s %9s %8s %10s" % ("rate", "capturer", "sent", "achieved/s",
