@@ -239,7 +239,7 @@ class TrafficMonitor:
                     and 34 + (offflags >> 12 << 2) <= len(data)):
                 hit = routes_get(data[26:38])
                 if hit is not None and hit[3] == ifindex:
-                    self._touched = hit
+                    # (no _touched: the traffic log, its only reader, takes records)
                     half = hit[2]
                     hit[1].last = ts
                     half.packets += 1
@@ -278,7 +278,8 @@ class TrafficMonitor:
 
     @property
     def touched(self):
-        """(key, connection, half) of the latest TCP packet."""
+        """(key, connection, half) of the latest TCP packet added (``add``: the traffic
+        log, which reads it, has no lane, so the monitor gives records to both)."""
         hit = self._touched
         return hit[:3] if hit is not None else None
 
@@ -392,7 +393,7 @@ class TrafficMonitor:
 
     def _count_other(self, entry):
         """One entry of the other-traffic log: logged, and counted in its flow."""
-        ts, ifindex, size, proto, _, src, dst, sport, dport = entry[:9]
+        ts, ifindex, size, proto, _, src, dst, sport, dport, _, _, _, _, _, _, _ = entry
         log = self.log
         log.append(entry)
         if len(log) > 2 * self._lines:
