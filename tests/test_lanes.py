@@ -17,6 +17,7 @@ _TESTS = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(_TESTS))
 sys.path.insert(0, _TESTS)
 
+import builders as b  # noqa: E402
 import corpus  # noqa: E402
 from netdecode.accounting import counters  # noqa: E402
 from netdecode.accounting.flows import TrafficMonitor  # noqa: E402
@@ -24,7 +25,9 @@ from netdecode.accounting.tables import Options  # noqa: E402
 from netdecode.capture.pcap import CaptureError  # noqa: E402
 from netdecode.decoding import shapes  # noqa: E402
 from netdecode.decoding.decode import decode  # noqa: E402
-from netdecode.decoding.packet import ERROR, ETHERTYPE, PROTO, SPORT, TUNNEL  # noqa: E402
+from netdecode.decoding.packet import (  # noqa: E402
+    ERROR, ETHERTYPE, IP_HDR, PROTO, SPORT, TUNNEL,
+)
 from netdecode.run.monitor import Monitor  # noqa: E402
 from test_fuzz import mutate, seed_frames, wire_length  # noqa: E402
 
@@ -85,7 +88,7 @@ class LaneTest(unittest.TestCase):
 
     def test_mutated_frames_with_directions_interfaces_and_ticks(self):
         rng = random.Random(20261204)
-        seeds = [s for s in seed_frames() if s[1] == 1] or seed_frames()
+        seeds = seed_frames()                   # every link type the decoder knows
         frames = []
         ts = T0
         for _ in range(MUTATED):
@@ -98,6 +101,42 @@ class LaneTest(unittest.TestCase):
                            rng.choice((0, 1, 2, 3, 4, None)), linktype, data, wirelen))
         for start in range(0, len(frames), 5000):
             self.assertSameState(frames[start:start + 5000], "mutated frames %d+" % start)
+
+    def test_group_destinations_under_raw_ip_and_tags(self):
+        """Broadcast and multicast by MAC, packet type and IP destination, on every link
+        type a lane reads: each way of being a group destination, and its near misses."""
+        packets = []
+        # each pair its own size, so that a group taken from the wrong address shows
+        for n, (src, dst) in enumerate((
+                ("10.0.0.1", "255.255.255.255"), ("255.255.255.255", "10.0.0.1"),
+                ("10.0.0.1", "224.0.0.251"), ("224.0.0.251", "10.0.0.1"),
+                ("10.0.0.1", "10.0.0.2"))):
+            pad = bytes(n * 7)
+            for payload, proto in ((b.udp(pad, sport=5353, dport=5353), 17),
+                                   (b.tcp(pad, flags="A"), 6), (b.icmp(pad, type=8), 1)):
+                packets.append((b.ip4(payload, src=src, dst=dst, proto=proto), 0x0800))
+        for n, (src, dst) in enumerate((("fe80::2", "ff02::fb"), ("ff02::fb", "fe80::2"),
+                                        ("fe80::2", "fe80::1"))):
+            packets.append((b.ip6(b.udp(bytes(n * 5), sport=5353, dport=5353), src=src,
+                                  dst=dst, nxt=17), 0x86DD))
+        frames = []
+        ts = T0
+        for ip, ethertype in packets:
+            for linktype, data in self._framed(ip, ethertype):
+                for pkttype in (None, 0, 1, 2, 4):
+                    ts += 10**6
+                    frames.append((ts, 0, pkttype, linktype, data, len(data)))
+        self.assertSameState(frames, "group destinations")
+
+    @staticmethod
+    def _framed(ip, ethertype):
+        """The IP packet under every link a lane reads: raw, Ethernet to a unicast,
+        broadcast and multicast MAC, and under an 802.1Q tag."""
+        out = [(101, ip), (228 if ethertype == 0x0800 else 229, ip)]
+        for mac in ("02:00:00:00:00:01", "ff:ff:ff:ff:ff:ff", "01:00:5e:00:00:fb"):
+            out.append((1, b.eth(ip, dst=mac, type=ethertype)))
+            out.append((1, b.eth(b.vlan(ip, vid=7, type=ethertype), dst=mac, type=0x8100)))
+        return out
 
     def test_a_file_that_fails_midway_keeps_what_came_before(self):
         good = [(T0 + i, 0, 0, 1, data, len(data)) for i, data in
@@ -117,36 +156,40 @@ class LaneTest(unittest.TestCase):
 
 
 class ShapeTest(unittest.TestCase):
-    """What ``shapes.ethernet`` vouches for is what the decoder finds."""
+    """What ``shapes.frame`` vouches for is what the decoder finds."""
 
     def test_shapes_agree_with_the_record(self):
         rng = random.Random(7)
-        seeds = [s for s in seed_frames() if s[1] == 1]
+        seeds = seed_frames()
         seen = set()
-        for i in range(20000):
-            _, _, data, wirelen, hdr_end = seeds[i % len(seeds)]
+        for i in range(40000):
+            _, linktype, data, wirelen, hdr_end = seeds[i % len(seeds)]
             if i >= len(seeds):
                 data = mutate(rng, data, hdr_end)
                 wirelen = wire_length(rng, data, wirelen)
-            shape = shapes.ethernet(data, wirelen)
+            shape = shapes.frame(linktype, data, wirelen)
             if shape is None:
                 continue
-            seen.add(shape)
-            r = decode(0, 0, 0, 1, data, wirelen)
-            family, proto = shape
-            self.assertIsNone(r[TUNNEL])
+            family, proto, off = shape
+            seen.add((linktype, off, family, proto))
+            r = decode(0, 0, 0, linktype, data, wirelen)
+            what = "linktype %d frame %s: %r" % (linktype, data.hex(), shape)
+            self.assertIsNone(r[TUNNEL], what)
             if family == 0:
-                self.assertEqual(r[ETHERTYPE], proto)
-                self.assertIsNone(r[PROTO])
+                self.assertEqual(r[ETHERTYPE], proto, what)
+                self.assertIsNone(r[PROTO], what)
                 continue
-            self.assertEqual(r[ETHERTYPE], 0x0800 if family == 4 else 0x86DD)
-            self.assertEqual(r[PROTO], proto)
+            self.assertEqual(r[ETHERTYPE], 0x0800 if family == 4 else 0x86DD, what)
+            self.assertEqual(r[PROTO], proto, what)
+            if family == 4:
+                self.assertEqual(r[IP_HDR], off, what)
             error = r[ERROR] or ""
-            self.assertFalse(error.startswith(("IPv4", "IPv6")), error)
+            self.assertFalse(error.startswith(("IPv4", "IPv6")), what + ": " + error)
             if proto in (6, 17):
-                self.assertIsNone(r[ERROR])
-                self.assertIsNotNone(r[SPORT])
-        self.assertTrue({(4, 6), (4, 17), (6, 6), (6, 17), (4, 1)} <= seen, seen)
+                self.assertIsNotNone(r[SPORT], what)
+        for expected in ((1, 14, 4, 6), (1, 14, 4, 17), (1, 14, 6, 6), (1, 14, 6, 17),
+                         (1, 14, 4, 1), (1, 18, 4, 6), (101, 0, 4, 6)):
+            self.assertIn(expected, seen)
 
 
 if __name__ == "__main__":

@@ -227,13 +227,12 @@ class GeneralStats(object):
         entry = table[ifindex] = _Interface(ifindex)
         return entry
 
-    def feed(self, frames, _shape=shapes.ethernet, _decode=decode,
-             _from_bytes=int.from_bytes):
-        """The lane: Ethernet frames of a known shape (``shapes``) counted in place, the
-        rest decoded and added."""
+    def feed(self, frames, _shape=shapes.frame, _decode=decode, _from_bytes=int.from_bytes):
+        """The lane: frames of a known shape (``shapes``) counted in place, the rest
+        decoded and added."""
         table = self.interfaces
         for ts, ifindex, pkttype, linktype, data, n in frames:
-            shape = _shape(data, n) if linktype == 1 else None
+            shape = _shape(linktype, data, n)
             if shape is None:
                 self.add(_decode(ts, ifindex, pkttype, linktype, data, n))
                 continue
@@ -241,11 +240,11 @@ class GeneralStats(object):
             if e is None:
                 e = self._new(ifindex, ts)
             e.last = ts
-            family = shape[0]
+            family, _, off = shape
             if family == 4:
                 e.ipv4 += 1
                 e.ipv4_bytes += n
-                if _from_bytes(data[14:34], "big") % 0xFFFF:
+                if _from_bytes(data[off:off + 20], "big") % 0xFFFF:
                     e.badip += 1
                     e.badip_bytes += n
             elif family == 6:
@@ -437,37 +436,51 @@ class DetailedStats(object):
         self.packets[i] += 1
         self.bytes[i] += n
 
-    def feed(self, frames, _shape=shapes.ethernet, _decode=decode, _direction=_DIRECTION.get,
+    def feed(self, frames, _shape=shapes.frame, _decode=decode, _direction=_DIRECTION.get,
              _kind4=_KIND_IPV4.get, _kind6=_KIND_IPV6.get, _from_bytes=int.from_bytes,
-             _bcast_mac=_BROADCAST_MAC, _other4=_OTHER_IPV4, _other6=_OTHER_IPV6,
-             _nonip=_KIND_NONIP, _bcast=_GROUP, _mcast=2 * _GROUP):
-        """The lane: Ethernet frames of a known shape (``shapes``) counted in place, the
-        rest decoded and added."""
+             _bcast_mac=_BROADCAST_MAC, _bcast_ip=_LIMITED_BROADCAST, _other4=_OTHER_IPV4,
+             _other6=_OTHER_IPV6, _nonip=_KIND_NONIP, _bcast=_GROUP, _mcast=2 * _GROUP):
+        """The lane: frames of a known shape (``shapes``) counted in place, the rest
+        decoded and added."""
         only = self.ifindex
         span = self._span
         packets, nbytes = self.packets, self.bytes
         for ts, ifindex, pkttype, linktype, data, n in frames:
             if only is not None and ifindex != only:
                 continue
-            shape = _shape(data, n) if linktype == 1 else None
+            shape = _shape(linktype, data, n)
             if shape is None:
                 self.add(_decode(ts, ifindex, pkttype, linktype, data, n))
                 continue
             if span.start is None:
                 span.start = ts
             d = _direction(pkttype, 0)
-            family, proto = shape
+            family, proto, off = shape
             if family == 4:
                 i = d + _kind4(proto, _other4)
-                if _from_bytes(data[14:34], "big") % 0xFFFF:
+                if _from_bytes(data[off:off + 20], "big") % 0xFFFF:
                     self.checksum_errors += 1
                     self._bad(d, n)
             elif family == 6:
                 i = d + _kind6(proto, _other6)
             else:
                 i = d + _nonip
-            if data[0] & 1:
-                i += _bcast if data[:6] == _bcast_mac else _mcast
+            # a group destination: by its MAC under Ethernet; under raw IP as
+            # _group_without_mac says, by the packet type, then the IP destination
+            if linktype == 1:
+                if data[0] & 1:
+                    i += _bcast if data[:6] == _bcast_mac else _mcast
+            elif pkttype == 1:
+                i += _bcast
+            elif pkttype == 2:
+                i += _mcast
+            elif family == 4:
+                if data[off + 16:off + 20] == _bcast_ip:
+                    i += _bcast
+                elif data[off + 16] & 0xF0 == 0xE0:
+                    i += _mcast
+            elif data[off + 24] == 0xFF:
+                i += _mcast
             packets[i] += 1
             nbytes[i] += n
 
@@ -592,22 +605,22 @@ class ServiceStats(object):
             return
         self._count(p, sport, r[DPORT], r[LEN], r[TS])
 
-    def feed(self, frames, _shape=shapes.ethernet, _decode=decode,
-             _ports4=shapes.ETH_IPV4_PORTS.unpack_from, _ports6=shapes.ETH_IPV6_PORTS.unpack_from):
-        """The lane: Ethernet frames of a known shape (``shapes``) counted in place, the
-        rest decoded and added."""
+    def feed(self, frames, _shape=shapes.frame, _decode=decode,
+             _ports=shapes.PORTS.unpack_from):
+        """The lane: frames of a known shape (``shapes``) counted in place, the rest
+        decoded and added."""
         only = self.ifindex
         count = self._count
         for ts, ifindex, pkttype, linktype, data, n in frames:
             if only is not None and ifindex != only:
                 continue
-            shape = _shape(data, n) if linktype == 1 else None
+            shape = _shape(linktype, data, n)
             if shape is None:
                 self.add(_decode(ts, ifindex, pkttype, linktype, data, n))
                 continue
-            family, p = shape
+            family, p, off = shape
             if p == 6 or p == 17:              # a non-IP shape's ethertype is never 6 or 17
-                sport, dport = _ports4(data) if family == 4 else _ports6(data)
+                sport, dport = _ports(data, off + 20 if family == 4 else off + 40)
                 count(p, sport, dport, n, ts)
 
     def _count(self, p, sport, dport, n, ts):

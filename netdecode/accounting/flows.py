@@ -34,9 +34,9 @@ import struct
 
 from ..decoding.packet import (
     ARP_OP, ARP_SPA, ARP_TPA, DATA, DPORT, ETH_DST, ETH_SRC, ETHERTYPE, ICMP6_CODE, ICMP6_TYPE,
-    ICMP_CODE, ICMP_TYPE, IFINDEX, IP6_DST, IP6_SRC, IP_DST, IP_HDR, IP_PROTO, IP_SRC, LEN, LLC_DSAP, PROTO,
-    SPORT, TCP_ACK, TCP_FLAGS, TCP_LEN, TCP_SEQ, TCP_WIN, TS, TUNNEL, ethertype_name,
-    ipproto_name, LLC_SAP_NAMES,
+    ICMP_CODE, ICMP_TYPE, IFINDEX, IP6_DST, IP6_NXT, IP6_SRC, IP_DST, IP_HDR, IP_PROTO, IP_SRC,
+    LEN, LLC_DSAP, LLC_SAP_NAMES, PROTO, SPORT, TCP_ACK, TCP_FLAGS, TCP_LEN, TCP_SEQ, TCP_WIN,
+    TS, TUNNEL, ethertype_name, ipproto_name,
 )
 from ..decoding import shapes
 from ..decoding.decode import decode
@@ -143,14 +143,18 @@ A_IS_LO, _UNDER_WAY, _CLOSING = 1, 2, 4     # a connection's marks: is a the low
 # _CLOSING: a FIN or RST was seen, its packets take the complete path (never routed)
 _SHARED_MAX = 4096
 
-# Routes: the 12 bytes of addresses and ports of an IPv4 TCP packet, as they sit in the
-# frame, to (key, connection, half, ifindex), so that the packets of a busy connection skip
+# Routes: the 12 bytes of addresses and ports of an IPv4 TCP packet (36 of an IPv6 one
+# with no extension header), as they sit in the frame, to (key, connection, half,
+# ifindex), so that the packets of a busy connection skip
 # building and hashing its key (a slice of the frame is a third of that cost,
 # tests/bench/flows.py).  A cache: bounded, cleared when full and whenever a connection is
 # removed, and never holding a connection that saw a FIN or RST (whose packets must go
 # through the flags states).
 _ROUTES_MAX = 8192
 _ROUTE = struct.Struct("!4s4sHH")       # as they sit in an IPv4 header and the TCP one after it
+_ROUTE6 = struct.Struct("!16s16sHH")    # in an IPv6 header and the TCP one after it
+_ETH_IPV6_TCP = struct.Struct("!66xHH")  # TCP's data offset and flags, and window, after
+#                                         Ethernet and an IPv6 header
 
 
 class _Conn(_Half):
@@ -218,11 +222,11 @@ class TrafficMonitor:
             return
         self._tcp(r, flags)
 
-    def feed(self, frames, _shape=shapes.ethernet, _decode=decode,
-             _head=shapes.ETH_IPV4_TCP_HEAD.unpack_from, _ports4=shapes.ETH_IPV4_PORTS.unpack_from,
-             _ports6=shapes.ETH_IPV6_PORTS.unpack_from, _tunnels=UDP_TUNNEL_PORTS):
-        """The lane: a routed IPv4 TCP packet and a UDP datagram of a known shape
-        (``shapes``) are counted in place, the rest decoded and added."""
+    def feed(self, frames, _shape=shapes.frame, _decode=decode,
+             _head=shapes.ETH_IPV4_TCP_HEAD.unpack_from, _ports=shapes.PORTS.unpack_from,
+             _tcp6=_ETH_IPV6_TCP.unpack_from, _tunnels=UDP_TUNNEL_PORTS):
+        """The lane: an untagged Ethernet frame's routed TCP packet or UDP datagram of a
+        known shape (``shapes``) is counted in place, the rest decoded and added."""
         add = self.add
         routes_get = self._routes_get
         other = self._count_other
@@ -231,36 +235,45 @@ class TrafficMonitor:
                 add(_decode(ts, ifindex, pkttype, linktype, data, n))
                 continue
             etype, vhl, total, frag, proto, offflags, win = _head(data)
-            # the commonest packet first: shapes.ethernet's (4, 6), read once; a routed
-            # connection has seen no FIN or RST (see _tcp), so no state can change
-            if (etype == 0x0800 and vhl == 0x45 and proto == 6 and not offflags & 0x05
-                    and not frag & 0x3FFF and 20 <= total <= n - 14
-                    and 20 <= offflags >> 12 << 2 <= total - 20
-                    and 34 + (offflags >> 12 << 2) <= len(data)):
-                hit = routes_get(data[26:38])
-                if hit is not None and hit[3] == ifindex:
-                    # (no _touched: the traffic log, its only reader, takes records)
-                    half = hit[2]
-                    hit[1].last = ts
-                    half.packets += 1
-                    half.bytes += n
-                    half.size = n
-                    half.flags = offflags & 0x0FFF
-                    half.win = win
-                    continue
-            elif etype == 0x0800:
-                # shapes.ethernet's (4, 17), read once
-                if (proto == 17 and vhl == 0x45 and not frag & 0x3FFF
-                        and 28 <= total <= n - 14):
-                    sport, dport = _ports4(data)
+            hit = None
+            if etype == 0x0800:
+                # the commonest packet first: shapes.frame's (4, 6, 14), read once
+                if (vhl == 0x45 and proto == 6 and not frag & 0x3FFF
+                        and 20 <= total <= n - 14
+                        and 20 <= offflags >> 12 << 2 <= total - 20
+                        and 34 + (offflags >> 12 << 2) <= len(data)):
+                    if not offflags & 0x05:
+                        hit = routes_get(data[26:38])
+                # shapes.frame's (4, 17, 14), read once
+                elif (proto == 17 and vhl == 0x45 and not frag & 0x3FFF
+                      and 28 <= total <= n - 14):
+                    sport, dport = _ports(data, 34)
                     if dport not in _tunnels:
                         other((ts, ifindex, n, 17, None, data[26:30], data[30:34], sport,
                                dport, None, None, None, None, None, None, None))
                         continue
-            elif etype == 0x86DD and _shape(data, n) == (6, 17):
-                sport, dport = _ports6(data)
-                other((ts, ifindex, n, 17, None, data[22:38], data[38:54], sport, dport,
-                       None, None, None, None, None, None, None))
+            elif etype == 0x86DD:
+                shape = _shape(1, data, n)
+                if shape == (6, 6, 14):
+                    offflags, win = _tcp6(data)
+                    if not offflags & 0x05:
+                        hit = routes_get(data[22:58])
+                elif shape == (6, 17, 14):
+                    sport, dport = _ports(data, 54)
+                    other((ts, ifindex, n, 17, None, data[22:38], data[38:54], sport, dport,
+                           None, None, None, None, None, None, None))
+                    continue
+            if hit is not None and hit[3] == ifindex:
+                # a routed connection has seen no FIN or RST (see _tcp), so no state
+                # can change (no _touched: the traffic log, its only reader, takes
+                # records)
+                half = hit[2]
+                hit[1].last = ts
+                half.packets += 1
+                half.bytes += n
+                half.size = n
+                half.flags = offflags & 0x0FFF
+                half.win = win
                 continue
             add(_decode(ts, ifindex, pkttype, linktype, data, n))
 
@@ -324,10 +337,9 @@ class TrafficMonitor:
             if not conn.marks & _CLOSING:
                 # from now on every packet of this connection takes this path
                 conn.marks |= _CLOSING
-                if len(key[0]) == 4:
-                    routes = self._routes
-                    routes.pop(_ROUTE.pack(src, dst, sport, dport), None)
-                    routes.pop(_ROUTE.pack(dst, src, dport, sport), None)
+                route = _ROUTE if len(key[0]) == 4 else _ROUTE6
+                self._routes.pop(route.pack(src, dst, sport, dport), None)
+                self._routes.pop(route.pack(dst, src, dport, sport), None)
             if flags & 0x05:
                 if flags & 0x04:                    # RST
                     half.state = RESET
@@ -340,17 +352,25 @@ class TrafficMonitor:
                 other.state = CLOSED
                 if half.state == CLOSED:
                     conn.ended = ts
-        elif (half.packets > 1 and r[IP_PROTO] == 6 and r[TUNNEL] is None
-              and r[DATA][r[IP_HDR]] == 0x45):
+        elif half.packets > 1 and r[TUNNEL] is None:
             # routed from its second packet that way: a flood of one-packet connections
             # (SYNs from random sources) then leaves the routes empty.  Only a header
-            # without options is routed (the fast path reads the addresses at fixed
-            # places), and a route is never overwritten: the same packets seen on two
-            # interfaces (-i all: a VLAN and its parent) would otherwise take turns
+            # without options or extension headers is routed (the lanes read the
+            # addresses at fixed places), and a route is never overwritten: the same
+            # packets seen on two interfaces (-i all: a VLAN and its parent) would
+            # otherwise take turns
+            if r[IP_PROTO] == 6:
+                if r[DATA][r[IP_HDR]] != 0x45:
+                    return
+                route = _ROUTE
+            elif r[IP_PROTO] is None and r[IP6_NXT] == 6:
+                route = _ROUTE6
+            else:
+                return
             routes = self._routes
             if len(routes) >= _ROUTES_MAX:
                 routes.clear()
-            routes.setdefault(_ROUTE.pack(src, dst, sport, dport), touched)
+            routes.setdefault(route.pack(src, dst, sport, dport), touched)
 
     def _open(self, key, forward, flags, ts, mac):
         """A connection not seen before: make room, and keep shared objects in its key."""
