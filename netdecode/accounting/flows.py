@@ -479,10 +479,10 @@ class TrafficMonitor:
         items = self.tcp.items()
         if tcp_page is not None:
             order, first, count = tcp_page
-            items = [(item, None) for item in page_of(items, _TCP_ORDERS[order], first, count)]
+            items, made = page_of(items, _TCP_ORDERS[order], first, count), {}
             extra["tcp_total"] = len(self.tcp)
         else:
-            items = _by_first(items, hosts)
+            items, made = _by_first(items, hosts)
         flow_items = self.flows.items()
         if flows_page is not None:
             _, first, count = flows_page
@@ -491,7 +491,7 @@ class TrafficMonitor:
         else:
             flow_items = sorted(flow_items, key=lambda item: (
                 -item[1][1], ends((item[0][2], item[0][3])), ends((item[0][4], item[0][5]))))
-        conns = self._conn_rows(items, name, hosts)
+        conns = self._conn_rows(items, made, name, hosts)
         flows = _flow_rows(flow_items, name, ends)
         out = {"tcp": conns if lazy else list(conns),
                "other": [log_entry_json(e, name) for e in log],
@@ -500,14 +500,14 @@ class TrafficMonitor:
         out.update(extra)
         return out
 
-    def _conn_rows(self, items, name, hosts):
-        """A row per (item, its ends as text, or None to make them)."""
+    def _conn_rows(self, items, made, name, hosts):
+        """A row per connection; ``made`` holds the ends already made, by key."""
         macs = _cached(_mac_text)
         idle = int(self.options.idle_timeout * 1e9)
         now = self.now
-        for item, ends in items:
+        for item in items:
             conn = item[1]
-            a, b = ends or _conn_ends(item, hosts)
+            a, b = made.get(item[0]) or _conn_ends(item, hosts)
             last = conn.last
             is_idle = now is not None and last is not None and now - last >= idle
             yield {"a": a, "b": b, "iface": name(item[0][2] >> 32),
@@ -518,21 +518,21 @@ class TrafficMonitor:
 
 
 def _by_first(items, hosts):
-    """The connections in the order of the whole listing, as (item, its ends or None):
-    first seen (to the microsecond, as shown), then a and b as text.  Sorted by time
-    alone first, and by text only where times tie: text keys for every row of a
-    100,000-row table would double what a snapshot holds."""
+    """The connections in the order of the whole listing, and the ends made on the way
+    (key -> (a, b)): first seen (to the microsecond, as shown), then a and b as text.
+    Sorted by time alone first, and by text only where times tie: text keys for every
+    row of a 100,000-row table would double what a snapshot holds."""
     items = sorted(items, key=_first_ns)      # rounding keeps this order
     out = []
+    made = {}
     for _, group in itertools.groupby(items, key=_first_seen):
         group = list(group)
         if len(group) > 1:
-            # the ends go along with the item: the rows need them too
-            ends = sorted((_conn_ends(item, hosts), i) for i, item in enumerate(group))
-            out.extend((group[i], pair) for pair, i in ends)
-        else:
-            out.append((group[0], None))
-    return out
+            for item in group:
+                made[item[0]] = _conn_ends(item, hosts)
+            group.sort(key=lambda item: made[item[0]])
+        out.extend(group)
+    return out, made
 
 
 def _first_ns(item):
