@@ -6,7 +6,7 @@ the facility in the same state: the same snapshot, on every readable file of the
 on every decoder fixture, and on mutated frames from the fuzz run's seeds (bad
 checksums, cut headers, wrong lengths, odd ethertypes), with directions, interfaces and
 ticks mixed in.  The Monitor takes the record path when one of its sinks has no lane,
-which ``_RecordsOnly`` is.
+which ``sinks.RecordsOnly`` is.
 """
 import os
 import random
@@ -29,23 +29,11 @@ from netdecode.decoding.packet import (  # noqa: E402
     ERROR, ETHERTYPE, IP_HDR, PROTO, SPORT, TUNNEL,
 )
 from netdecode.run.monitor import Monitor  # noqa: E402
+from sinks import RecordsOnly  # noqa: E402
 from test_fuzz import mutate, seed_frames, wire_length  # noqa: E402
 
 T0 = 1700000000 * 10**9
 MUTATED = int(os.environ.get("IPTRAF_LANE_FRAMES", "30000"))
-
-
-class _RecordsOnly:
-    """A sink without a lane: the monitor then decodes every frame for every sink."""
-
-    def add(self, record):
-        pass
-
-    def tick(self, now):
-        pass
-
-    def snapshot(self):
-        return {}
 
 
 def _facilities():
@@ -62,7 +50,7 @@ def _facilities():
 def _snapshots(frames, lanes):
     out = []
     for sink in _facilities():
-        monitor = Monitor([sink] if lanes else [sink, _RecordsOnly()], interval=0.5)
+        monitor = Monitor([sink] if lanes else [sink, RecordsOnly()], interval=0.5)
         monitor.feed(frames)
         monitor.finish()
         out.append((type(sink).__name__, monitor.snapshot("x", sink, monitor.last_ts)))

@@ -42,7 +42,8 @@ def wall_clock_ns():
 
 
 class Monitor:
-    """Decodes frames once and feeds every sink; ticks them every ``interval`` seconds."""
+    """Feeds every sink's lane (or decodes each frame once for them all, when one has no
+    lane); ticks them every ``interval`` seconds of the packets' time."""
 
     def __init__(self, sinks, interval=1.0, match=None):
         self.sinks = list(sinks)

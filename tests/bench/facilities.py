@@ -27,6 +27,7 @@ from netdecode.accounting.flows import TrafficMonitor  # noqa: E402
 from netdecode.accounting.tables import Options  # noqa: E402
 from netdecode.run.monitor import Monitor  # noqa: E402
 from netdecode.capture.pcap import open_capture  # noqa: E402
+from sinks import RecordsOnly  # noqa: E402
 
 FACILITIES = [
     ("-i traffic monitor", lambda o: TrafficMonitor(o)),
@@ -38,22 +39,9 @@ FACILITIES = [
 ]
 
 
-class _RecordsOnly:
-    """A sink without a lane: the monitor then decodes every frame for every sink."""
-
-    def add(self, record):
-        pass
-
-    def tick(self, now):
-        pass
-
-    def snapshot(self):
-        return {}
-
-
 def run_monitor(path, makers, lanes=True):
     options = Options()
-    sinks = [make(options) for make in makers] + ([] if lanes else [_RecordsOnly()])
+    sinks = [make(options) for make in makers] + ([] if lanes else [RecordsOnly()])
     monitor = Monitor(sinks, options.interval)
     with open_capture(path) as reader:
         monitor.feed(reader.frames())
