@@ -146,6 +146,24 @@ def _last_seen(entry):
     return last if last is not None else -1
 
 
+def _admit(stats, table, key, entry, ts):
+    """``entry`` into one of a facility's tables under ``key``: when the table is full,
+    its stalest sixteenth goes first (counted in ``stats.evicted``); the facility's first
+    span starts at the first entry's packet."""
+    if len(table) >= stats._cap:
+        for old, _ in stalest(table.items(), len(table), _item_last_seen):
+            del table[old]
+            stats.evicted += 1
+    if stats._span.start is None:
+        stats._span.start = ts
+    table[key] = entry
+    return entry
+
+
+def _item_last_seen(item):
+    return _last_seen(item[1])
+
+
 class _Span(object):
     """The time between ticks: the first span starts at the first packet counted."""
 
@@ -217,15 +235,7 @@ class GeneralStats(object):
         return "GeneralStats(%d interfaces)" % len(self.interfaces)
 
     def _new(self, ifindex, ts):
-        table = self.interfaces
-        if len(table) >= self._cap:
-            for entry in stalest(table.values(), len(table), _last_seen):
-                del table[entry.ifindex]
-                self.evicted += 1
-        if self._span.start is None:
-            self._span.start = ts
-        entry = table[ifindex] = _Interface(ifindex)
-        return entry
+        return _admit(self, self.interfaces, ifindex, _Interface(ifindex), ts)
 
     def feed(self, frames, _shape=shapes.frame, _decode=decode, _from_bytes=int.from_bytes):
         """The lane: frames of a known shape (``shapes``) counted in place, the rest
@@ -580,15 +590,7 @@ class ServiceStats(object):
         return "ServiceStats(ifindex=%r, %d services)" % (self.ifindex, len(self.services))
 
     def _new(self, key, ts):
-        table = self.services
-        if len(table) >= self._cap:
-            for entry in stalest(table.values(), len(table), _last_seen):
-                del table[entry.key]
-                self.evicted += 1
-        if self._span.start is None:
-            self._span.start = ts
-        entry = table[key] = _Service(key)
-        return entry
+        return _admit(self, self.services, key, _Service(key), ts)
 
     def add(self, r):
         if self.ifindex is not None and r[IFINDEX] != self.ifindex:
