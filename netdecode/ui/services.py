@@ -15,11 +15,11 @@ class ServicesView(View):
 
     def draw(self, rows, cols):
         extra = parse_ports(self.app.settings.extra_ports)
-        ports = None
-        if extra:
+
+        def shown(port):
             # iptraf's rule: ports below 1024 always, above only those asked for
-            def ports(port):
-                return port < 1024 or any(low <= port <= high for low, high in extra)
+            return port < 1024 or any(low <= port <= high for low, high in extra)
+        ports = shown if extra else None
         snap = self.paged(lambda page: self.session.snapshot(page=page, ports=ports),
                           rows - 4)
         unit = self.unit()
