@@ -35,6 +35,7 @@ _ETHERTYPE_MIN = 0x600                      # below: an 802.3 length, LLC follow
 _IPV4 = struct.Struct("!BxH2xHxB")          # version and IHL, total length, flags and
 #                                             fragment offset, protocol
 _RAW = {101: None, 12: None, 14: None, 228: 4, 229: 6}   # raw IP: the family, or by version
+_ETH_IPV4 = struct.Struct("!12xHBxH2xHxB")  # the ethertype, then _IPV4's fields at 14
 
 # What the lanes unpack once a shape is known, named after what they read
 PORTS = struct.Struct("!HH")                 # a TCP or UDP header's ports
@@ -43,10 +44,26 @@ ETH_IPV4_TCP_HEAD = struct.Struct("!12xHBxH2xHxB22xHH")   # the ethertype, _IPV4
 # its commonest packet, an untagged Ethernet IPv4 TCP segment, in one go
 
 
-def frame(linktype, data, wirelen, _ipv4=_IPV4.unpack_from, _framing=FRAMING_ETHERTYPES,
-          _tunnels=UDP_TUNNEL_PORTS, _raw=_RAW):
+def frame(linktype, data, wirelen, _ipv4=_IPV4.unpack_from, _eth_ipv4=_ETH_IPV4.unpack_from,
+          _framing=FRAMING_ETHERTYPES, _tunnels=UDP_TUNNEL_PORTS, _raw=_RAW):
     """``(family, proto, off)`` of a frame a lane may read in place, or None."""
     have = len(data)
+    if linktype == 1 and have >= 54:
+        # the commonest frame first, in one unpack: untagged Ethernet, plain IPv4
+        etype, vhl, total, frag, proto = _eth_ipv4(data, 0)
+        if etype == 0x0800 and vhl == 0x45:
+            if frag & 0x3FFF or not 20 <= total <= wirelen - 14:
+                return None
+            if proto == 6:
+                hlen = data[46] >> 4 << 2
+                if 20 <= hlen <= total - 20 and 34 + hlen <= have:
+                    return 4, 6, 14
+            elif proto == 17:
+                if total >= 28 and (data[36] << 8 | data[37]) not in _tunnels:
+                    return 4, 17, 14
+            elif proto == 1:
+                return 4, 1, 14
+            return None
     if linktype == 1:
         if have < 14:
             return None
