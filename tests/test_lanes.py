@@ -118,9 +118,15 @@ class LaneTest(unittest.TestCase):
 
     @staticmethod
     def _framed(ip, ethertype):
-        """The IP packet under every link a lane reads: raw, Ethernet to a unicast,
-        broadcast and multicast MAC, and under an 802.1Q tag."""
+        """The IP packet under every link a lane reads: raw, Linux cooked in each
+        direction, Ethernet to a unicast, broadcast and multicast MAC, and under an
+        802.1Q tag."""
         out = [(101, ip), (228 if ethertype == 0x0800 else 229, ip)]
+        for pkttype in (0, 1, 2, 4):        # the cooked header's own direction
+            out.append((113, b.sll(ip, pkttype=pkttype, addr="02:00:00:00:00:02",
+                                   proto=ethertype)))
+            out.append((276, b.sll2(ip, pkttype=pkttype, addr="02:00:00:00:00:02",
+                                    proto=ethertype)))
         for mac in ("02:00:00:00:00:01", "ff:ff:ff:ff:ff:ff", "01:00:5e:00:00:fb"):
             out.append((1, b.eth(ip, dst=mac, type=ethertype)))
             out.append((1, b.eth(b.vlan(ip, vid=7, type=ethertype), dst=mac, type=0x8100)))
@@ -176,7 +182,8 @@ class ShapeTest(unittest.TestCase):
             if proto in (6, 17):
                 self.assertIsNotNone(r[SPORT], what)
         for expected in ((1, 14, 4, 6), (1, 14, 4, 17), (1, 14, 6, 6), (1, 14, 6, 17),
-                         (1, 14, 4, 1), (1, 18, 4, 6), (101, 0, 4, 6)):
+                         (1, 14, 4, 1), (1, 18, 4, 6), (101, 0, 4, 6), (113, 16, 4, 6),
+                         (276, 20, 4, 6)):
             self.assertIn(expected, seen)
 
 

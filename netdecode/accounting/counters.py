@@ -110,7 +110,6 @@ _TUNNEL_PROTO = {4: 4, 41: 41, 47: 47, 4789: 17, 6081: 17}
 _MAC_LINKTYPES = frozenset((1, 113, 127, 276))
 
 _PROTO_NAMES = {6: "tcp", 17: "udp"}
-_COOKED = (113, 276)            # Linux cooked SLL, SLL2: the header holds the packet type
 _SIZE_BINS = 20
 
 
@@ -447,7 +446,7 @@ class DetailedStats(object):
         self.bytes[i] += n
 
     def feed(self, frames, _shape=shapes.frame, _decode=decode, _direction=_DIRECTION.get,
-             _kind4=_KIND_IPV4.get, _kind6=_KIND_IPV6.get, _from_bytes=int.from_bytes,
+             _cooked_pkttype=shapes.cooked_pkttype, _kind4=_KIND_IPV4.get, _kind6=_KIND_IPV6.get, _from_bytes=int.from_bytes,
              _bcast_mac=_BROADCAST_MAC, _bcast_ip=_LIMITED_BROADCAST, _other4=_OTHER_IPV4,
              _other6=_OTHER_IPV6, _nonip=_KIND_NONIP, _bcast=_GROUP, _mcast=2 * _GROUP):
         """The lane: frames of a known shape (``shapes``) counted in place, the rest
@@ -464,6 +463,8 @@ class DetailedStats(object):
                 continue
             if span.start is None:
                 span.start = ts
+            if pkttype is None:
+                pkttype = _cooked_pkttype(linktype, data)
             d = _direction(pkttype, 0)
             family, proto, off = shape
             if family == 4:
@@ -475,7 +476,7 @@ class DetailedStats(object):
                 i = d + _kind6(proto, _other6)
             else:
                 i = d + _nonip
-            # a group destination: by its MAC under Ethernet; under raw IP as
+            # a group destination: by its MAC under Ethernet; under the other links as
             # _group_without_mac says, by the packet type, then the IP destination
             if linktype == 1:
                 if data[0] & 1:
@@ -489,7 +490,7 @@ class DetailedStats(object):
                     i += _bcast
                 elif data[off + 16] & 0xF0 == 0xE0:
                     i += _mcast
-            elif data[off + 24] == 0xFF:
+            elif family == 6 and data[off + 24] == 0xFF:
                 i += _mcast
             packets[i] += 1
             nbytes[i] += n
@@ -761,15 +762,15 @@ class SizeStats(object):
     def add(self, r):
         self.feed(((r[TS], r[IFINDEX], r[PKTTYPE], r[LINKTYPE], r[DATA], r[LEN]),))
 
-    def feed(self, frames, _direction=_DIRECTION.get, _decode=decode, _cooked=_COOKED):
+    def feed(self, frames, _direction=_DIRECTION.get, _cooked_pkttype=shapes.cooked_pkttype):
         """The lane: a size needs nothing decoded, only the wire length and direction
         (which a Linux cooked header holds when the capture did not say)."""
         only, counts, bins, top = self.ifindex, self._counts, self._bin, self.top
-        for ts, ifindex, pkttype, linktype, data, n in frames:
+        for _, ifindex, pkttype, linktype, data, n in frames:
             if only is not None and ifindex != only:
                 continue
-            if pkttype is None and linktype in _cooked:
-                pkttype = _decode(ts, ifindex, pkttype, linktype, data, n)[PKTTYPE]
+            if pkttype is None:
+                pkttype = _cooked_pkttype(linktype, data)
             c = counts[_direction(pkttype, 0)]
             c[bins[n] if n <= top else 20] += 1
             c[21] += n
