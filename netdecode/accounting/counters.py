@@ -358,23 +358,21 @@ _ROWS = (                               # row -> (kinds, groups)
 )
 
 
-def _group_without_mac(r, et):
-    """0, or the cell offset of broadcast or multicast, for a frame with no MAC header."""
-    pt = r[PKTTYPE]
-    if pt == 1:                             # PACKET_BROADCAST
+def _group_without_mac(pkttype, et, dst):
+    """0, or the cell offset of broadcast or multicast, for a frame with no MAC header:
+    by its packet type, then by ``dst``, the destination of its IPv4 or IPv6 header
+    (``et`` says which; None when it has none)."""
+    if pkttype == 1:                        # PACKET_BROADCAST
         return _GROUP
-    if pt == 2:                             # PACKET_MULTICAST
+    if pkttype == 2:                        # PACKET_MULTICAST
         return 2 * _GROUP
-    if et == _ETH_P_IP:
-        dst = r[IP_DST]
-        if dst is not None:
+    if dst is not None:
+        if et == _ETH_P_IP:
             if dst == _LIMITED_BROADCAST:
                 return _GROUP
             if dst[0] & 0xF0 == 0xE0:       # 224.0.0.0/4
                 return 2 * _GROUP
-    elif et == _ETH_P_IPV6:
-        dst = r[IP6_DST]
-        if dst is not None and dst[0] == 0xFF:
+        elif et == _ETH_P_IPV6 and dst[0] == 0xFF:
             return 2 * _GROUP
     return 0
 
@@ -441,14 +439,15 @@ class DetailedStats(object):
             if dst is not None and dst[0] & 1:
                 i += _bcast if dst == _bcast_mac else _mcast
         else:
-            i += _no_mac(r, et)
+            i += _no_mac(r[PKTTYPE], et, r[IP_DST] if et == _ETH_P_IP else r[IP6_DST])
         self.packets[i] += 1
         self.bytes[i] += n
 
     def feed(self, frames, _shape=shapes.frame, _decode=decode, _direction=_DIRECTION.get,
-             _cooked_pkttype=shapes.cooked_pkttype, _kind4=_KIND_IPV4.get, _kind6=_KIND_IPV6.get, _from_bytes=int.from_bytes,
-             _bcast_mac=_BROADCAST_MAC, _bcast_ip=_LIMITED_BROADCAST, _other4=_OTHER_IPV4,
-             _other6=_OTHER_IPV6, _nonip=_KIND_NONIP, _bcast=_GROUP, _mcast=2 * _GROUP):
+             _cooked_pkttype=shapes.cooked_pkttype, _kind4=_KIND_IPV4.get,
+             _kind6=_KIND_IPV6.get, _from_bytes=int.from_bytes, _bcast_mac=_BROADCAST_MAC,
+             _no_mac=_group_without_mac, _other4=_OTHER_IPV4, _other6=_OTHER_IPV6,
+             _nonip=_KIND_NONIP, _bcast=_GROUP, _mcast=2 * _GROUP):
         """The lane: frames of a known shape (``shapes``) counted in place, the rest
         decoded and added."""
         only = self.ifindex
@@ -476,22 +475,17 @@ class DetailedStats(object):
                 i = d + _kind6(proto, _other6)
             else:
                 i = d + _nonip
-            # a group destination: by its MAC under Ethernet; under the other links as
-            # _group_without_mac says, by the packet type, then the IP destination
+            # a group destination: by its MAC under Ethernet, else as the record path
+            # finds it, by the packet type, then the IP destination
             if linktype == 1:
                 if data[0] & 1:
                     i += _bcast if data[:6] == _bcast_mac else _mcast
-            elif pkttype == 1:
-                i += _bcast
-            elif pkttype == 2:
-                i += _mcast
             elif family == 4:
-                if data[off + 16:off + 20] == _bcast_ip:
-                    i += _bcast
-                elif data[off + 16] & 0xF0 == 0xE0:
-                    i += _mcast
-            elif family == 6 and data[off + 24] == 0xFF:
-                i += _mcast
+                i += _no_mac(pkttype, 0x0800, data[off + 16:off + 20])
+            elif family == 6:
+                i += _no_mac(pkttype, 0x86DD, data[off + 24:off + 40])
+            else:
+                i += _no_mac(pkttype, proto, None)
             packets[i] += 1
             nbytes[i] += n
 
