@@ -112,6 +112,14 @@ def _parser():
                          "pcapng (one interface block each) for all")
     ap.add_argument("-t", metavar="TIMEOUT", dest="timeout", type=_duration,
                     help="stop after TIMEOUT: minutes, or 30s, 5m, 1h")
+    ap.add_argument("--export", action="append", metavar="URL", default=[],
+                    help="with -i: send its flows to a collector, ipfix://HOST:PORT, "
+                         "netflow9://HOST:PORT or netflow5://HOST:PORT (UDP); repeatable")
+    ap.add_argument("--export-active", type=float, default=1800.0, metavar="SECONDS",
+                    help="flow export: a flow still going after this long goes out as a "
+                         "record and goes on in the next (default %(default)g)")
+    ap.add_argument("--export-inactive", type=float, default=15.0, metavar="SECONDS",
+                    help="flow export: a flow silent this long ends (default %(default)g)")
     ap.add_argument("--capture-mode", choices=("ring", "socket"), default="ring",
                     help="live: a TPACKET_V3 ring (default) or plain socket reads")
     ap.add_argument("--snaplen", type=int, default=DEFAULT_SNAPLEN, metavar="BYTES",
@@ -171,6 +179,16 @@ def _main(argv):
                  "--interval more than 0")
     if not _positive(args.log_interval):
         ap.error("--log-interval takes more than 0 seconds")
+    if args.export:
+        from netdecode.output.export import ExportError, parse_target
+        if facility != "traffic":
+            ap.error("--export sends the IP traffic monitor's flows: give -i")
+        if not (args.export_active > 0 and args.export_inactive > 0):
+            ap.error("--export-active and --export-inactive take more than 0 seconds")
+        try:
+            args.export = [parse_target(url) for url in args.export]
+        except ExportError as e:
+            ap.error(str(e))
     # the flags win; not given, the screens take their settings and the rest these
     screens = not args.dump and not args.json and not args.background and (
         args.log is None or _on_terminal())

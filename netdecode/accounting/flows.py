@@ -34,7 +34,8 @@ import struct
 
 from ..decoding.packet import (
     ARP_OP, ARP_SPA, ARP_TPA, DATA, DPORT, ETH_DST, ETH_SRC, ETHERTYPE, ICMP6_CODE, ICMP6_TYPE,
-    ICMP_CODE, ICMP_TYPE, IFINDEX, IP6_DST, IP6_NXT, IP6_SRC, IP_DST, IP_HDR, IP_PROTO, IP_SRC,
+    ICMP_CODE, ICMP_TYPE, IFINDEX, IP6_DST, IP6_NXT, IP6_PLEN, IP6_SRC, IP_DST, IP_HDR, IP_LEN,
+    IP_PROTO, IP_SRC,
     LEN, LLC_DSAP, LLC_SAP_NAMES, PROTO, SPORT, TCP_ACK, TCP_FLAGS, TCP_LEN, TCP_SEQ, TCP_WIN,
     TS, TUNNEL, ethertype_name, ipproto_name,
 )
@@ -44,7 +45,7 @@ from ..decoding.transport import UDP_TUNNEL_PORTS
 from .tables import page_of, stalest
 
 __all__ = ["TrafficMonitor", "flags_text", "icmp_text", "icmp6_text", "endpoint_text",
-           "log_entry_json", "RESET", "DONE", "CLOSED", "A_IS_LO"]
+           "log_entry_json", "last_seen", "RESET", "DONE", "CLOSED", "A_IS_LO"]
 
 _FIN, _SYN, _RST, _PSH, _ACK, _URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 RESET, DONE, CLOSED = 1, 2, 3           # a half's state
@@ -122,12 +123,15 @@ def _mac_text(mac):
 class _Half:
     """One direction of a TCP connection."""
 
-    __slots__ = ("packets", "bytes", "flags", "state", "fin", "size", "win", "mac")
+    __slots__ = ("packets", "bytes", "octets", "flags", "seen", "state", "fin", "size", "win",
+                 "mac")
 
     def __init__(self, mac):
         self.packets = 0
         self.bytes = 0
+        self.octets = 0             # IP bytes (the IP header's lengths): what flow export sends
         self.flags = 0
+        self.seen = 0               # the OR of the flags since the last flow record went out
         self.state = 0
         self.fin = None             # sequence number a FIN's acknowledgment must reach
         self.size = 0
@@ -153,16 +157,19 @@ _SHARED_MAX = 4096
 _ROUTES_MAX = 8192
 _ROUTE = struct.Struct("!4s4sHH")       # as they sit in an IPv4 header and the TCP one after it
 _ROUTE6 = struct.Struct("!16s16sHH")    # in an IPv6 header and the TCP one after it
-_ETH_IPV6_TCP = struct.Struct("!66xHH")  # TCP's data offset and flags, and window, after
-#                                         Ethernet and an IPv6 header
+_ETH_IPV6_TCP = struct.Struct("!18xH46xHH")  # the IPv6 payload length, and TCP's data
+#                                             offset and flags and window, after Ethernet
+_ETH_IPV6_UDP = struct.Struct("!18xH34xHH")  # the payload length, and UDP's ports
 
 
 class _Conn(_Half):
     """A TCP connection, which is also its ``a`` half: the direction of the first packet
     seen.  ``b`` is the other half, made when the other side first speaks (a SYN flood
-    then costs one object per connection, not two).  ``b`` is a _Conn too, its own
-    connection fields unused: the per-packet code then meets one class, which CPython's
-    specialising interpreter needs (mixing two cost 17% of the TCP path)."""
+    then costs one object per connection, not two).  ``b`` is a _Conn too, its
+    ``first`` and ``last`` its own direction's, its other connection fields unused: the
+    per-packet code then meets one class, which CPython's specialising interpreter needs
+    (mixing two cost 17% of the TCP path).  ``first`` and ``last`` are per direction
+    (what a flow record needs); the connection's own are ``first`` and ``last_seen``."""
 
     __slots__ = ("b", "marks", "first", "last", "ended")
 
@@ -184,7 +191,7 @@ class TrafficMonitor:
     def __init__(self, options):
         self.options = options
         self.tcp = {}               # (lo addr, hi addr, ifindex << 32 | lo port << 16 | hi port)
-        self.flows = {}             # (ifindex, proto, lo addr, lo port, hi addr, hi port) -> list
+        self.flows = {}             # (ifindex, proto, src, sport, dst, dport) -> list (_count_other)
         self.log = []               # compact tuples of the latest other packets
         self.evicted_tcp = 0
         self.evicted_flows = 0
@@ -196,6 +203,9 @@ class TrafficMonitor:
         self._routes = {}           # see _ROUTES_MAX
         self._routes_get = self._routes.get
         self.expired = []           # (key, connection) the latest tick removed
+        # called as on_remove(table, gone, evicted) with the (key, entry) pairs that a
+        # full table evicted or the user flushed (flow export's last records)
+        self.on_remove = None
 
     def __repr__(self):
         return "TrafficMonitor(%d connections, %d flows)" % (len(self.tcp), len(self.flows))
@@ -214,7 +224,7 @@ class TrafficMonitor:
                 if hdr is not None and data[hdr] == 0x45:
                     hit = self._routes_get(data[hdr + 12:hdr + 24])
                     if hit is not None and hit[3] == r[IFINDEX]:
-                        self._routed(hit, r[TS], r[LEN], flags, r[TCP_WIN])
+                        self._routed(hit, r[TS], r[LEN], r[IP_LEN], flags, r[TCP_WIN])
                         return
         flags = r[TCP_FLAGS]
         if flags is None or r[TUNNEL] is not None or r[PROTO] != 6:
@@ -224,7 +234,8 @@ class TrafficMonitor:
 
     def feed(self, frames, _shape=shapes.frame, _decode=decode,
              _head=shapes.ETH_IPV4_TCP_HEAD.unpack_from, _ports=shapes.PORTS.unpack_from,
-             _tcp6=_ETH_IPV6_TCP.unpack_from, _tunnels=UDP_TUNNEL_PORTS):
+             _tcp6=_ETH_IPV6_TCP.unpack_from, _udp6=_ETH_IPV6_UDP.unpack_from,
+             _tunnels=UDP_TUNNEL_PORTS):
         """The lane: an untagged Ethernet frame's routed TCP packet or UDP datagram of a
         known shape (``shapes``) is counted in place, the rest decoded and added."""
         add = self.add
@@ -250,43 +261,48 @@ class TrafficMonitor:
                     sport, dport = _ports(data, 34)
                     if dport not in _tunnels:
                         other((ts, ifindex, n, 17, None, data[26:30], data[30:34], sport,
-                               dport, None, None, None, None, None, None, None))
+                               dport, None, None, None, None, None, None, None, total))
                         continue
             elif etype == 0x86DD:
                 shape = _shape(1, data, n)
                 if shape == (6, 6, 14):
-                    offflags, win = _tcp6(data)
+                    total, offflags, win = _tcp6(data)
+                    total += 40
                     if not offflags & 0x05:
                         hit = routes_get(data[22:58])
                 elif shape == (6, 17, 14):
-                    sport, dport = _ports(data, 54)
+                    total, sport, dport = _udp6(data)
                     other((ts, ifindex, n, 17, None, data[22:38], data[38:54], sport, dport,
-                           None, None, None, None, None, None, None))
+                           None, None, None, None, None, None, None, total + 40))
                     continue
             if hit is not None and hit[3] == ifindex:
                 # a routed connection has seen no FIN or RST (see _tcp), so no state
                 # can change (no _touched: the traffic log, its only reader, takes
                 # records)
                 half = hit[2]
-                hit[1].last = ts
+                half.last = ts
                 half.packets += 1
                 half.bytes += n
+                half.octets += total
                 half.size = n
-                half.flags = offflags & 0x0FFF
+                flags = half.flags = offflags & 0x0FFF
+                half.seen |= flags
                 half.win = win
                 continue
             add(_decode(ts, ifindex, pkttype, linktype, data, n))
 
-    def _routed(self, hit, ts, size, flags, win):
+    def _routed(self, hit, ts, size, octets, flags, win):
         """A packet of a routed connection: it has seen no FIN or RST (see _tcp), so no
         state can change."""
         self._touched = hit
         half = hit[2]
-        hit[1].last = ts
+        half.last = ts
         half.packets += 1
         half.bytes += size
+        half.octets += octets
         half.size = size
         half.flags = flags
+        half.seen |= flags
         half.win = win
 
     @property
@@ -317,7 +333,6 @@ class TrafficMonitor:
             half = conn = self._open(key, forward, flags, ts, r[ETH_SRC])
             other = None
         else:
-            conn.last = ts
             if forward == conn.marks & 1:           # A_IS_LO: this is the a half
                 half, other = conn, conn.b
             else:
@@ -325,13 +340,17 @@ class TrafficMonitor:
                 if half is None:
                     # the same class as the a half: the attribute accesses below then see
                     # one type, which CPython's specialising interpreter needs to be fast
-                    half = conn.b = _Conn(None, 0, self._share(r[ETH_SRC]))
+                    half = conn.b = _Conn(ts, 0, self._share(r[ETH_SRC]))
+            half.last = ts
         size = r[LEN]
         touched = self._touched = (key, conn, half, r[IFINDEX])
         half.packets += 1
         half.bytes += size
+        ip_len = r[IP_LEN]
+        half.octets += ip_len if ip_len is not None else 40 + r[IP6_PLEN]
         half.size = size
         half.flags = flags
+        half.seen |= flags
         half.win = r[TCP_WIN]
         if flags & 0x05 or conn.marks & _CLOSING:
             if not conn.marks & _CLOSING:
@@ -375,7 +394,7 @@ class TrafficMonitor:
     def _open(self, key, forward, flags, ts, mac):
         """A connection not seen before: make room, and keep shared objects in its key."""
         if len(self.tcp) >= self._max:
-            self.evicted_tcp += _evict(self.tcp, _conn_age)
+            self.evicted_tcp += self._evict("tcp", self.tcp, _conn_age)
             self._routes.clear()
         share = self._share
         key = (share(key[0]), share(key[1]), key[2])
@@ -407,32 +426,48 @@ class TrafficMonitor:
         if src is None:                     # not IP: ARP, or by ethertype / LLC
             src, dst = r[ETH_SRC], r[ETH_DST]
             proto = (r[ETHERTYPE], r[LLC_DSAP])
+        ip_len = r[IP_LEN]
+        if ip_len is None and r[IP6_PLEN] is not None:
+            ip_len = 40 + r[IP6_PLEN]
         self._count_other((r[TS], r[IFINDEX], r[LEN], proto, tunnel, src, dst, sport, dport,
                            r[ICMP_TYPE], r[ICMP_CODE], r[ICMP6_TYPE], r[ICMP6_CODE],
-                           r[ARP_OP], r[ARP_SPA], r[ARP_TPA]))
+                           r[ARP_OP], r[ARP_SPA], r[ARP_TPA], ip_len))
 
     def _count_other(self, entry):
-        """One entry of the other-traffic log: logged, and counted in its flow."""
-        ts, ifindex, size, proto, _, src, dst, sport, dport, _, _, _, _, _, _, _ = entry
+        """One entry of the other-traffic log: logged, and counted in its flow.
+
+        A flow is one direction (as flow export wants them; the snapshot pairs them):
+        ``[packets, bytes, ip bytes, first, last]``, keyed by the interface, the protocol
+        (a tunnel's: its outer one, 17 for UDP tunnels), and the addresses and ports; for
+        ICMP and ICMPv6 the destination port's place holds type << 8 | code, as NetFlow
+        keys them."""
+        (ts, ifindex, size, proto, tunnel, src, dst, sport, dport, icmp_type, icmp_code,
+         icmp6_type, icmp6_code, _, _, _, octets) = entry
         log = self.log
         log.append(entry)
         if len(log) > 2 * self._lines:
             del log[:-self._lines]          # trimmed in bulk: amortised O(1)
         if src is None or dst is None:
             return
-        if src < dst or (src == dst and (sport or 0) <= (dport or 0)):
-            key = (ifindex, proto, src, sport, dst, dport)
-        else:
-            key = (ifindex, proto, dst, dport, src, sport)
+        if sport is None:
+            if tunnel is not None:
+                proto = tunnel if tunnel < 256 else 17
+            elif icmp_type is not None:
+                dport = icmp_type << 8 | icmp_code
+            elif icmp6_type is not None:
+                dport = icmp6_type << 8 | icmp6_code
+        key = (ifindex, proto, src, sport, dst, dport)
         flow = self.flows.get(key)
         if flow is None:
             if len(self.flows) >= self._max:
-                self.evicted_flows += _evict(self.flows, _flow_age)
-            self.flows[key] = [1, size, ts, ts]
+                self.evicted_flows += self._evict("flows", self.flows, _flow_age)
+            self.flows[key] = [1, size, octets or 0, ts, ts]
         else:
             flow[0] += 1
             flow[1] += size
-            flow[3] = ts
+            if octets is not None:
+                flow[2] += octets
+            flow[4] = ts
 
     # time
 
@@ -443,7 +478,7 @@ class TrafficMonitor:
         linger = int(self.options.closed_lifetime * 1e9)
         self.expired = [(key, conn) for key, conn in self.tcp.items()
                         if (conn.ended is not None and now - conn.ended >= linger)
-                        or (conn.last is not None and now - conn.last >= idle + linger)]
+                        or now - (last_seen(conn) or now) >= idle + linger]
         for key, _ in self.expired:
             del self.tcp[key]
         if self.expired:
@@ -451,9 +486,21 @@ class TrafficMonitor:
 
     def flush_closed(self):
         """Remove closed and reset connections now (iptraf's F key)."""
-        for key in [k for k, c in self.tcp.items() if c.ended is not None]:
+        gone = [(k, c) for k, c in self.tcp.items() if c.ended is not None]
+        for key, _ in gone:
             del self.tcp[key]
         self._routes.clear()
+        if self.on_remove is not None and gone:
+            self.on_remove("tcp", gone, False)
+
+    def _evict(self, name, table, age):
+        """Drop the stalest entries of a full table; returns how many went."""
+        gone = stalest(table.items(), len(table), lambda item: age(item[1]))
+        for key, _ in gone:
+            del table[key]
+        if self.on_remove is not None:
+            self.on_remove(name, gone, True)
+        return len(gone)
 
     # presentation data
 
@@ -483,11 +530,12 @@ class TrafficMonitor:
             extra["tcp_total"] = len(self.tcp)
         else:
             items, made = _by_first(items, hosts)
-        flow_items = self.flows.items()
+        paired = _paired(self.flows)
+        flow_items = paired.items()
         if flows_page is not None:
             _, first, count = flows_page
             flow_items = page_of(flow_items, _by_flow_bytes, first, count)
-            extra["flows_total"] = len(self.flows)
+            extra["flows_total"] = len(paired)
         else:
             flow_items = sorted(flow_items, key=lambda item: (
                 -item[1][1], ends((item[0][2], item[0][3])), ends((item[0][4], item[0][5]))))
@@ -508,7 +556,7 @@ class TrafficMonitor:
         for item in items:
             conn = item[1]
             a, b = made.get(item[0]) or _conn_ends(item, hosts)
-            last = conn.last
+            last = last_seen(conn)
             is_idle = now is not None and last is not None and now - last >= idle
             yield {"a": a, "b": b, "iface": name(item[0][2] >> 32),
                    "first": _seconds(conn.first), "last": _seconds(last),
@@ -551,6 +599,32 @@ def _conn_ends(item, hosts):
     return (lo, hi) if conn.marks & A_IS_LO else (hi, lo)
 
 
+def _paired(flows):
+    """The flows of both directions of a pair as one: (ifindex, proto, lo addr, lo port,
+    hi addr, hi port) -> [packets, bytes, first, last], ICMP's types dropped."""
+    out = {}
+    get = out.get
+    for (ifindex, proto, src, sport, dst, dport), (packets, size, _, first, last) in (
+            flows.items()):
+        if sport is None:
+            dport = None
+        if src < dst or (src == dst and (sport or 0) <= (dport or 0)):
+            key = (ifindex, proto, src, sport, dst, dport)
+        else:
+            key = (ifindex, proto, dst, dport, src, sport)
+        pair = get(key)
+        if pair is None:
+            out[key] = [packets, size, first, last]
+        else:
+            pair[0] += packets
+            pair[1] += size
+            if pair[2] is None or (first is not None and first < pair[2]):
+                pair[2] = first
+            if last is not None and (pair[3] is None or last > pair[3]):
+                pair[3] = last
+    return out
+
+
 def _flow_rows(items, name, ends):
     protos = _cached(_proto_name)
     for key, (packets, size, first, last) in items:
@@ -578,20 +652,21 @@ def _by_flow_bytes(item):
     return -item[1][1]
 
 
+def last_seen(conn):
+    """When a connection last carried a packet, either way (each half keeps its own);
+    None when its packets had no time (a pcapng simple packet block)."""
+    last, other = conn.last, conn.b
+    if other is not None and other.last is not None and (last is None or other.last > last):
+        return other.last
+    return last
+
+
 def _conn_age(conn):
-    return conn.last if conn.last is not None else 0
+    return last_seen(conn) or 0
 
 
 def _flow_age(flow):
-    return flow[3] if flow[3] is not None else 0
-
-
-def _evict(table, age):
-    """Drop the stalest entries of a full table; returns how many went."""
-    gone = stalest(table.items(), len(table), lambda item: age(item[1]))
-    for key, _ in gone:
-        del table[key]
-    return len(gone)
+    return flow[4] if flow[4] is not None else 0
 
 
 def _seconds(ns):
@@ -662,7 +737,7 @@ def _endpoint_or_mac(addr, port):
 def log_entry_json(entry, name):
     """One entry of TrafficMonitor.log as JSON-able data (the `other` table, the logs)."""
     (ts, ifindex, size, proto, tunnel, src, dst, sport, dport, icmp_type, icmp_code,
-     icmp6_type, icmp6_code, arp_op, arp_spa, arp_tpa) = entry
+     icmp6_type, icmp6_code, arp_op, arp_spa, arp_tpa, _) = entry
     if arp_op is not None:
         op = _ARP_OPS.get(arp_op, "op %d" % arp_op)
         if arp_spa is not None and arp_op in (1, 3):

@@ -1,3 +1,4 @@
-"""Output: what leaves the engine as text: the per-frame dump (``dump``), the log files
-(``logs``), and the names that make addresses readable (``names``)."""
+"""Output: what leaves the engine: the per-frame dump (``dump``), the log files
+(``logs``), the names that make addresses readable (``names``) and flow records for
+collectors (``export``)."""
 __all__ = []

@@ -41,7 +41,9 @@ import stat
 import sys
 import time
 
-from ..accounting.flows import A_IS_LO, CLOSED, DONE, RESET, endpoint_text, log_entry_json
+from ..accounting.flows import (
+    A_IS_LO, CLOSED, DONE, RESET, endpoint_text, last_seen, log_entry_json,
+)
 from ..decoding.packet import LEN, PROTO, TCP_FLAGS, TS, TUNNEL
 
 __all__ = [
@@ -368,7 +370,7 @@ def _label(iface):
 
 def _span(conn):
     """The connection's first to latest packet, in ns; None when no time has passed."""
-    first, last = conn.first, conn.last
+    first, last = conn.first, last_seen(conn)
     if first is None or last is None or last <= first:
         return None
     return last - first
@@ -567,7 +569,7 @@ class TrafficLog:
         # longer than the closed lifetime) are logged too
         expired = self.monitor.expired
         for key, conn in itertools.chain(expired, self._tcp.items()):
-            last = conn.last
+            last = last_seen(conn)
             if conn.ended is None and last is not None and now - last >= idle_ns:
                 kept = seen.get(key)
                 if kept is None or kept[0] is not conn or kept[1] != last:
@@ -592,8 +594,7 @@ class TrafficLog:
             idle_ns = int(self.monitor.options.idle_timeout * 1e9)
             conns = sorted(self._tcp.items(), key=lambda item: (item[1].first or 0))
             for key, conn in conns:
-                if conn.ended is None and not (conn.last is not None
-                                               and now - conn.last >= idle_ns):
+                if conn.ended is None and not now - (last_seen(conn) or now) >= idle_ns:
                     self._conn_event(now, key, conn, "tcp_active", "active", {})
             running = max(0, now - self.start)
             self.logfile.write_line(now, "IP traffic monitor on %s: logging stopped; running "

@@ -53,6 +53,7 @@ class Monitor:
         self.filtered = 0               # frames the filter turned away
         self.dropped = 0                # frames the kernel dropped (live)
         self.last_ts = None
+        self.extras = []                # callables adding entries to the envelope
         self._next_tick = None
 
     def __repr__(self):
@@ -185,5 +186,7 @@ class Monitor:
         out = {"facility": facility, "ts": round(now / 1e9, 6) if now is not None else None,
                "capture": {"packets": self.packets, "dropped": self.dropped,
                            "filtered": self.filtered}}
+        for extra in self.extras:
+            out.update(extra())
         out.update(sink.snapshot(lazy=True) if lazy else sink.snapshot())
         return out

@@ -19,6 +19,7 @@ from ..capture.recorder import Recorder
 from ..filter import Filter, FilterError, compile_filter
 from ..output import logs
 from ..output.dump import Dumper
+from ..output.export import FlowExport
 from .monitor import Monitor
 
 __all__ = ["Run", "SetupError", "UsageError", "chain"]
@@ -46,6 +47,7 @@ class Run:
         self.warn = warn
         self.tuning = tuning or {}
         self.monitor = self.sink = self.reporter = self.logger = self.recorder = None
+        self.export = None
 
     def __repr__(self):
         return "Run(%r, %r)" % (self.facility, self.iface)
@@ -60,6 +62,12 @@ class Run:
         sink = self.sink = _sink(self.facility, options, ifindex, mtu, link_header)
         sinks = [sink] if recorder is None else [recorder, sink]
         self.recorder = recorder
+        args = self.args
+        if getattr(args, "export", None) and self.facility == "traffic":
+            # after the monitor: it reads what the monitor's tick left
+            self.export = FlowExport(sink, args.export, args.export_active,
+                                     args.export_inactive, self.warn)
+            sinks.append(self.export)
         if self.logfile is not None:
             if self.facility == "traffic":
                 self.logger = logs.TrafficLog(sink, self.logfile, self.iface)
@@ -68,6 +76,8 @@ class Run:
                                              self.args.log_interval, self.iface)
             sinks.append(self.logger)
         self.monitor = Monitor(sinks, self.args.interval, match)
+        if self.export is not None:
+            self.monitor.extras.append(lambda: {"export": self.export.stats()})
         if self.out is not None:
             self.reporter = Reporter(self.monitor, self.facility, sink, self.out)
 
@@ -137,6 +147,8 @@ class Run:
 
     def finish(self, now, status):
         """The last words: the final snapshot and log report, files flushed and closed."""
+        if self.export is not None:
+            self.export.close(now)
         if self.reporter is not None:
             self.reporter.emit(now)
         if self.logger is not None:
