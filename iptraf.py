@@ -120,6 +120,9 @@ def _parser():
                          "record and goes on in the next (default %(default)g)")
     ap.add_argument("--export-inactive", type=float, default=15.0, metavar="SECONDS",
                     help="flow export: a flow silent this long ends (default %(default)g)")
+    ap.add_argument("--metrics", metavar="[HOST:]PORT",
+                    help="serve Prometheus metrics on http://HOST:PORT/metrics (host "
+                         "default 127.0.0.1), with any facility")
     ap.add_argument("--capture-mode", choices=("ring", "socket"), default="ring",
                     help="live: a TPACKET_V3 ring (default) or plain socket reads")
     ap.add_argument("--snaplen", type=int, default=DEFAULT_SNAPLEN, metavar="BYTES",
@@ -179,6 +182,14 @@ def _main(argv):
                  "--interval more than 0")
     if not _positive(args.log_interval):
         ap.error("--log-interval takes more than 0 seconds")
+    if args.metrics:
+        from netdecode.output.metrics import MetricsError, parse_address
+        if facility is None:
+            ap.error("--metrics serves a facility's counters: give one")
+        try:
+            args.metrics = parse_address(args.metrics)
+        except MetricsError as e:
+            ap.error(str(e))
     if args.export:
         from netdecode.output.export import ExportError, parse_target
         if facility != "traffic":

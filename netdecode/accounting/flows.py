@@ -203,9 +203,10 @@ class TrafficMonitor:
         self._routes = {}           # see _ROUTES_MAX
         self._routes_get = self._routes.get
         self.expired = []           # (key, connection) the latest tick removed
-        # called as on_remove(table, gone, evicted) with the (key, entry) pairs that a
-        # full table evicted or the user flushed (flow export's last records)
-        self.on_remove = None
+        # each called as listener(table, gone, evicted) with the (key, entry) pairs that
+        # a full table evicted or the user flushed (flow export's last records, the
+        # metrics' totals of what left the tables)
+        self.on_remove = []
 
     def __repr__(self):
         return "TrafficMonitor(%d connections, %d flows)" % (len(self.tcp), len(self.flows))
@@ -490,16 +491,17 @@ class TrafficMonitor:
         for key, _ in gone:
             del self.tcp[key]
         self._routes.clear()
-        if self.on_remove is not None and gone:
-            self.on_remove("tcp", gone, False)
+        if gone:
+            for listener in self.on_remove:
+                listener("tcp", gone, False)
 
     def _evict(self, name, table, age):
         """Drop the stalest entries of a full table; returns how many went."""
         gone = stalest(table.items(), len(table), lambda item: age(item[1]))
         for key, _ in gone:
             del table[key]
-        if self.on_remove is not None:
-            self.on_remove(name, gone, True)
+        for listener in self.on_remove:
+            listener(name, gone, True)
         return len(gone)
 
     # presentation data

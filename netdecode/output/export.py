@@ -114,7 +114,7 @@ class FlowExport:
         self.records = 0            # flow records made (each exporter sends them all)
         self._sent = {}             # id(direction) -> [direction, packets, octets, start]
         self._scanned = None        # the previous tick's time
-        traffic.on_remove = self._removed
+        traffic.on_remove.append(self._removed)
 
     def __repr__(self):
         return "FlowExport(%s)" % ", ".join(e.target.url for e in self.exporters)

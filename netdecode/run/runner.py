@@ -20,6 +20,7 @@ from ..filter import Filter, FilterError, compile_filter
 from ..output import logs
 from ..output.dump import Dumper
 from ..output.export import FlowExport
+from ..output.metrics import Metrics, MetricsServer
 from .monitor import Monitor
 
 __all__ = ["Run", "SetupError", "UsageError", "chain"]
@@ -47,7 +48,7 @@ class Run:
         self.warn = warn
         self.tuning = tuning or {}
         self.monitor = self.sink = self.reporter = self.logger = self.recorder = None
-        self.export = None
+        self.export = self.metrics = self.metrics_server = None
 
     def __repr__(self):
         return "Run(%r, %r)" % (self.facility, self.iface)
@@ -78,8 +79,22 @@ class Run:
         self.monitor = Monitor(sinks, self.args.interval, match)
         if self.export is not None:
             self.monitor.extras.append(lambda: {"export": self.export.stats()})
+        if getattr(args, "metrics", None) and self.facility is not None:
+            self._serve_metrics(options)
         if self.out is not None:
             self.reporter = Reporter(self.monitor, self.facility, sink, self.out)
+
+    def _serve_metrics(self, options):
+        """The --metrics sink (after the facility, whose tick it reads) and its server."""
+        self.metrics = Metrics(self.monitor, self.facility, self.sink,
+                               options.interface_name, self.export)
+        self.monitor.sinks.append(self.metrics)
+        host, port = self.args.metrics
+        try:
+            self.metrics_server = MetricsServer(self.metrics, host, port)
+        except OSError as e:
+            raise SetupError("cannot serve metrics on %s:%d: %s"
+                             % (host, port, e.strerror or e))
 
     def open_file(self):
         """Open -r FILE and build the monitor; returns the reader, its first frame (None
@@ -155,6 +170,8 @@ class Run:
             self.logger.close(now)
         if self.recorder is not None:
             self.recorder.close()
+        if self.metrics_server is not None:
+            self.metrics_server.close()
         if self.out is not None:
             self.out.flush()
         sys.stdout.flush()
