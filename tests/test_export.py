@@ -9,6 +9,7 @@ a small parser of the three formats, written from the RFCs.
 import collections
 import json
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -395,6 +396,27 @@ class CollectorTest(unittest.TestCase):
                     (stats,) = snap["export"]
                     self.assertEqual((stats["errors"], stats["records"]),
                                      (0, len(records)))
+
+    def test_softflowd_reads_the_same_flows(self):
+        """softflowd, a second exporter, on the same captures: the same flows, packets
+        and bytes reach nfcapd (its times from a file are not usable)."""
+        if not corpus.available():
+            self.skipTest("no shared corpus")
+        if shutil.which("softflowd") is None:
+            if os.environ.get("CI") == "true":
+                self.fail("softflowd is missing, and CI must run this test")
+            self.skipTest("needs softflowd")
+        for name in ("zeek__dns_mdns.pcap", "dpkt__dns_icmp.pcap",
+                     "zeek__http_1000-requests-one-dropped-response.pcap"):
+            with self.subTest(name):
+                path = os.path.join(corpus.CORPUS, name)
+                _, ours = self.collect(path, "ipfix")
+                theirs = Nfcapd(os.path.join(self.tmp.name, "softflowd-" + name))
+                self.addCleanup(theirs.stop)
+                subprocess.run(["softflowd", "-r", path, "-n", "127.0.0.1:%d" % theirs.port,
+                                "-v", "10", "-d"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=120, check=True)
+                self.assertEqual(_collected(ours), _collected(theirs.flows()))
 
     def test_the_sample_with_its_times_and_flags(self):
         snap, records = self.collect(SAMPLE, "ipfix")

@@ -157,6 +157,18 @@ class EndpointTest(unittest.TestCase):
                 finally:
                     server.close()
 
+    def test_interfaces_and_directions_mixed_in_one_batch(self):
+        metrics = Metrics(Monitor([]), "sizes", None, Options().interface_name)
+        frames = [(i, i % 3, 4 if i % 5 == 0 else 0, 1, b"", 60 + i) for i in range(1000)]
+        metrics.feed(frames[:700])
+        metrics.feed(frames[700:])
+        for ifindex in range(3):
+            mine = [f for f in frames if f[1] == ifindex]
+            out = [f for f in mine if f[2] == 4]
+            self.assertEqual(metrics.interfaces[ifindex], [
+                len(mine) - len(out), sum(f[5] for f in mine) - sum(f[5] for f in out),
+                len(out), sum(f[5] for f in out)])
+
     def test_protocol_counters_never_go_down_when_tables_evict(self):
         options = Options(max_entries=4)
         sink = TrafficMonitor(options)

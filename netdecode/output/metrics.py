@@ -79,20 +79,31 @@ class Metrics:
         return "Metrics(%r)" % (self.facility,)
 
     def feed(self, frames):
+        """Per run of frames from one interface (a whole chunk, when capturing one):
+        the sums in locals, written once (a third of the cost of updating the row for
+        each frame)."""
         rows = self.interfaces
-        current = row = None
-        for _, ifindex, pkttype, _, _, n in frames:
-            if ifindex != current:
-                row = rows.get(ifindex)
-                if row is None:
-                    row = rows[ifindex] = [0, 0, 0, 0]
-                current = ifindex
-            if pkttype == _OUTGOING:
-                row[2] += 1
-                row[3] += n
-            else:
-                row[0] += 1
-                row[1] += n
+        while frames:
+            ifindex = frames[0][1]
+            in_bytes = out_packets = out_bytes = 0
+            count = len(frames)
+            for _, index, pkttype, _, _, n in frames:
+                if index != ifindex:
+                    count = next(i for i, frame in enumerate(frames) if frame[1] != ifindex)
+                    break
+                if pkttype == _OUTGOING:
+                    out_packets += 1
+                    out_bytes += n
+                else:
+                    in_bytes += n
+            row = rows.get(ifindex)
+            if row is None:
+                row = rows[ifindex] = [0, 0, 0, 0]
+            row[0] += count - out_packets
+            row[1] += in_bytes
+            row[2] += out_packets
+            row[3] += out_bytes
+            frames = frames[count:]
 
     def add(self, record):
         self.feed((record[:6],))

@@ -9,12 +9,16 @@ hand-written struct parser with a flow dict: the baseline every ratio is taken t
 reading alone, read+decode, then the Monitor loop (what ``iptraf.py -r FILE --json``
 runs) with each facility as its one sink, through its fast lane and, for comparison,
 through the decoder (``record path``: what a sink without a lane makes the monitor
-do), then all six together.
+do), then all six together, and the traffic monitor with flow export (IPFIX to a local
+socket) and the metrics sink and server (scraped once at the end) beside it: what
+``-i --export ... --metrics ...`` adds.
 """
 import argparse
 import os
+import socket
 import sys
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
@@ -27,6 +31,8 @@ from netdecode.accounting.flows import TrafficMonitor  # noqa: E402
 from netdecode.accounting.tables import Options  # noqa: E402
 from netdecode.run.monitor import Monitor  # noqa: E402
 from netdecode.capture.pcap import open_capture  # noqa: E402
+from netdecode.output.export import FlowExport, parse_target  # noqa: E402
+from netdecode.output.metrics import Metrics, MetricsServer  # noqa: E402
 from sinks import RecordsOnly  # noqa: E402
 
 FACILITIES = [
@@ -51,6 +57,32 @@ def run_monitor(path, makers, lanes=True):
     return monitor.packets
 
 
+def run_exporting(path):
+    """-i with --export ipfix://127.0.0.1:PORT (a socket that never reads: the kernel
+    drops what overflows, as a slow collector would) and --metrics."""
+    collector = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    collector.bind(("127.0.0.1", 0))
+    options = Options()
+    traffic = TrafficMonitor(options)
+    export = FlowExport(traffic, [parse_target("ipfix://127.0.0.1:%d"
+                                               % collector.getsockname()[1])])
+    monitor = Monitor([traffic, export], options.interval)
+    metrics = Metrics(monitor, "traffic", traffic, options.interface_name, export)
+    monitor.sinks.append(metrics)
+    server = MetricsServer(metrics, "127.0.0.1", 0)
+    try:
+        with open_capture(path) as reader:
+            monitor.feed(reader.frames())
+        monitor.finish()
+        export.close(monitor.last_ts)
+        traffic.snapshot()
+        urllib.request.urlopen("http://127.0.0.1:%d/metrics" % server.address[1]).read()
+    finally:
+        server.close()
+        collector.close()
+    return monitor.packets
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=1000000)
@@ -67,6 +99,7 @@ def main():
             runs.append((name + " (record path)",
                          lambda make=make: run_monitor(path, [make], lanes=False)))
     runs.append(("all six together", lambda: run_monitor(path, [m for _, m in FACILITIES])))
+    runs.append(("-i with --export and --metrics", lambda: run_exporting(path)))
     print("python %s, %s (%d frames)" % (sys.version.split()[0], path, args.frames))
     # round robin, best of --repeat: a machine whose speed drifts (a shared VM) slows
     # every run alike instead of the ones that happen to fall in a slow spell
