@@ -484,7 +484,7 @@ class LinkLayerTest(DecodeCase):
     def test_8023_snap_arp(self):
         self.check(FX["snap_arp"], **rec(
             E(ethertype=0x0806), arp_op=2, arp_spa=ip("192.168.1.1"),
-            arp_tpa=ip("192.168.1.2")))
+            arp_tpa=ip("192.168.1.2"), arp_sha=mac("02:00:00:00:00:0a")))
 
     def test_8021q(self):
         # the priority bits (pcp 5) are not part of the id
@@ -1008,18 +1008,18 @@ class TransportTest(DecodeCase):
     def test_arp(self):
         self.check(FX["arp_request"], **rec(
             E(dst="ff:ff:ff:ff:ff:ff", ethertype=0x0806), arp_op=1,
-            arp_spa=ip("192.168.1.1"), arp_tpa=ip("192.168.1.2")))
+            arp_spa=ip("192.168.1.1"), arp_tpa=ip("192.168.1.2"), arp_sha=mac(SMAC)))
         self.check(FX["arp_reply"], **rec(
             E(ethertype=0x0806), arp_op=2, arp_spa=ip("192.168.1.2"),
-            arp_tpa=ip("192.168.1.1")))
+            arp_tpa=ip("192.168.1.1"), arp_sha=mac("02:00:00:00:00:09")))
 
     def test_rarp(self):
         self.check(FX["rarp_request"], **rec(
             E(dst="ff:ff:ff:ff:ff:ff", ethertype=0x8035), arp_op=3, arp_spa=ip("0.0.0.0"),
-            arp_tpa=ip("0.0.0.0")))
+            arp_tpa=ip("0.0.0.0"), arp_sha=mac(SMAC)))
         self.check(FX["rarp_reply"], **rec(
             E(ethertype=0x8035), arp_op=4, arp_spa=ip("192.168.1.2"),
-            arp_tpa=ip("192.168.1.9")))
+            arp_tpa=ip("192.168.1.9"), arp_sha=mac(SMAC)))
 
     def test_arp_cut(self):
         # Wireshark: "[Packet size limited during capture: ARP/RARP truncated]"

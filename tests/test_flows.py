@@ -365,9 +365,11 @@ class BoundsTest(unittest.TestCase):
         self.assertEqual(len(mon.tcp), count)
         per_conn = used / count
         # 400 was the target, 390 reached; flow export's two fields per direction (IP
-        # bytes and the OR of the flags) made it 406.  Before 3.8 every tracked object
-        # carried an 8-byte larger GC header (bpo-33597), three per connection here
-        ceiling = 410 if sys.version_info >= (3, 8) else 440
+        # bytes and the OR of the flags) made it 406, and the detector's two queue
+        # slots for a bare SYN's attempt (kept 5 s, until its answer is judged) 422.
+        # Before 3.8 every tracked object carried an 8-byte larger GC header
+        # (bpo-33597), three per connection here
+        ceiling = 430 if sys.version_info >= (3, 8) else 460
         self.assertLess(per_conn, ceiling, "%.0f bytes per connection" % per_conn)
 
 if __name__ == "__main__":

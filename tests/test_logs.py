@@ -463,6 +463,8 @@ _EXPECTED_TEXT = [
     "dest unreachable (port)",
     "2025-11-24T16:00:01.800000+00:00 ARP; eth0; 60 bytes; from 02:00:00:00:00:01 to "
     "02:00:00:00:00:02; ARP request: who-has 10.0.0.9 tell 10.0.0.1",
+    "2025-11-24T16:00:01.800000+00:00 ALERT; arp-new-station; ip 10.0.0.1; "
+    "mac 02:00:00:00:00:01",
     "2025-11-24T16:00:01.900000+00:00 TCP; eth0; 74 bytes; from [fd00::1]:1 to [fd00::2]:2; "
     "first packet (SYN)",
     "2025-11-24T16:00:03.000000+00:00 TCP; eth0; from 10.0.0.2:80 to 10.0.0.1:40003; active; "
@@ -517,6 +519,9 @@ _EXPECTED_JSON = [
     {"time": "2025-11-24T16:00:01.800000+00:00", "ts": 1764000001.8, "event": "other",
      "iface": "eth0", "proto": "ARP", "text": "ARP request: who-has 10.0.0.9 tell 10.0.0.1",
      "bytes": 60, "src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"},
+    {"time": "2025-11-24T16:00:01.800000+00:00", "ts": 1764000001.8, "event": "alert",
+     "kind": "arp-new-station", "state": "ended", "ip": "10.0.0.1",
+     "mac": "02:00:00:00:00:01", "first": 1764000001.8, "last": 1764000001.8, "count": 1},
     _tcp_json(1.9, "tcp_first", 74, "[fd00::1]:1", "[fd00::2]:2", syn=True),
     _tcp_json(3.0, "tcp_active", None, "10.0.0.2:80", "10.0.0.1:40003",
               flow=_flow(1, 64), opposite=_flow(0, 0)),

@@ -33,19 +33,20 @@ import socket
 import struct
 
 from ..decoding.packet import (
-    ARP_OP, ARP_SPA, ARP_TPA, DATA, DPORT, ETH_DST, ETH_SRC, ETHERTYPE, ICMP6_CODE, ICMP6_TYPE,
-    ICMP_CODE, ICMP_TYPE, IFINDEX, IP6_DST, IP6_NXT, IP6_PLEN, IP6_SRC, IP_DST, IP_HDR, IP_LEN,
-    IP_PROTO, IP_SRC,
-    LEN, LLC_DSAP, LLC_SAP_NAMES, PROTO, SPORT, TCP_ACK, TCP_FLAGS, TCP_LEN, TCP_SEQ, TCP_WIN,
-    TS, TUNNEL, ethertype_name, ipproto_name,
+    ARP_OP, ARP_SHA, ARP_SPA, ARP_TPA, DATA, DPORT, ETH_DST, ETH_SRC, ETHERTYPE, ICMP6_CODE,
+    ICMP6_TYPE, ICMP_CODE, ICMP_TYPE, IFINDEX, IP6_DST, IP6_NXT, IP6_PLEN, IP6_SRC, IP_DST,
+    IP_HDR, IP_LEN, IP_PROTO, IP_SRC, LEN, LLC_DSAP, LLC_SAP_NAMES, PROTO, SPORT, TCP_ACK,
+    TCP_FLAGS, TCP_LEN, TCP_SEQ, TCP_WIN, TS, TUNNEL, ethertype_name, ipproto_name,
 )
 from ..decoding import shapes
 from ..decoding.decode import decode
 from ..decoding.transport import UDP_TUNNEL_PORTS
+from .detect import KINDS, Detector
 from .tables import page_of, stalest
 
 __all__ = ["TrafficMonitor", "flags_text", "icmp_text", "icmp6_text", "endpoint_text",
-           "log_entry_json", "last_seen", "RESET", "DONE", "CLOSED", "A_IS_LO"]
+           "log_entry_json", "last_seen", "alert_json", "RESET", "DONE", "CLOSED",
+           "A_IS_LO"]
 
 _FIN, _SYN, _RST, _PSH, _ACK, _URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 RESET, DONE, CLOSED = 1, 2, 3           # a half's state
@@ -188,8 +189,10 @@ class _Conn(_Half):
 class TrafficMonitor:
     """The IP traffic monitor facility (iptraf's first screen), as a sink."""
 
-    def __init__(self, options):
+    def __init__(self, options, thresholds=None):
         self.options = options
+        # fed by the slow paths only (see detect)
+        self.detector = Detector(thresholds or options.detection)
         self.tcp = {}               # (lo addr, hi addr, ifindex << 32 | lo port << 16 | hi port)
         self.flows = {}             # (ifindex, proto, src, sport, dst, dport) -> list (_count_other)
         self.log = []               # compact tuples of the latest other packets
@@ -399,8 +402,11 @@ class TrafficMonitor:
             self._routes.clear()
         share = self._share
         key = (share(key[0]), share(key[1]), key[2])
+        bare_syn = flags & (_SYN | _ACK) == _SYN
         conn = self.tcp[key] = _Conn(ts, (A_IS_LO if forward else 0) | (
-            _UNDER_WAY if flags & (_SYN | _ACK) != _SYN else 0), share(mac))
+            0 if bare_syn else _UNDER_WAY), share(mac))
+        if bare_syn:
+            self.detector.attempt(key, conn)
         return conn
 
     def _share(self, value):
@@ -427,6 +433,8 @@ class TrafficMonitor:
         if src is None:                     # not IP: ARP, or by ethertype / LLC
             src, dst = r[ETH_SRC], r[ETH_DST]
             proto = (r[ETHERTYPE], r[LLC_DSAP])
+            if r[ARP_SPA] is not None:
+                self.detector.arp(r[TS], r[ARP_SPA], r[ARP_SHA])
         ip_len = r[IP_LEN]
         if ip_len is None and r[IP6_PLEN] is not None:
             ip_len = 40 + r[IP6_PLEN]
@@ -455,8 +463,13 @@ class TrafficMonitor:
                 proto = tunnel if tunnel < 256 else 17
             elif icmp_type is not None:
                 dport = icmp_type << 8 | icmp_code
+                if icmp_type == 8:
+                    self.detector.echo(ts, src, dst)
             elif icmp6_type is not None:
                 dport = icmp6_type << 8 | icmp6_code
+                if icmp6_type == 128:
+                    self.detector.echo(ts, src, dst)
+
         key = (ifindex, proto, src, sport, dst, dport)
         flow = self.flows.get(key)
         if flow is None:
@@ -484,6 +497,17 @@ class TrafficMonitor:
             del self.tcp[key]
         if self.expired:
             self._routes.clear()
+        self.detector.tick(now)
+
+    def finish(self, now):
+        """The end of the input (a file): the attempts still awaiting an answer are
+        judged by what came."""
+        self.detector.tick(now, final=True)
+
+    def alert_counts(self):
+        """Alerts raised so far, by kind (every kind, 0 for none)."""
+        raised = self.detector.raised
+        return {kind: raised[kind] for kind in KINDS}
 
     def flush_closed(self):
         """Remove closed and reset connections now (iptraf's F key)."""
@@ -546,7 +570,9 @@ class TrafficMonitor:
         out = {"tcp": conns if lazy else list(conns),
                "other": [log_entry_json(e, name) for e in log],
                "flows": flows if lazy else list(flows),
-               "evicted": {"tcp": self.evicted_tcp, "flows": self.evicted_flows}}
+               "evicted": {"tcp": self.evicted_tcp, "flows": self.evicted_flows},
+               "alerts": [alert_json(alert) for alert in self.detector.alerts.values()],
+               "alerts_overflow": dict(self.detector.overflow)}
         out.update(extra)
         return out
 
@@ -565,6 +591,26 @@ class TrafficMonitor:
                    "under_way": bool(conn.marks & _UNDER_WAY),
                    "a_to_b": _half_json(conn, is_idle, macs),
                    "b_to_a": _half_json(conn.b, is_idle, macs)}
+
+
+def alert_json(alert):
+    """An alert as the README's contract has it: the keys that apply to its kind."""
+    out = {"kind": alert.kind, "state": "ended" if alert.ended else "active"}
+    for name, value in alert.fields:
+        if name in ("mac", "old_mac"):
+            out[name] = _mac_text(value)
+        elif name == "port":
+            out[name] = value
+        else:
+            out[name] = _addr_text(value)
+    out["first"] = _seconds(alert.first)
+    out["last"] = _seconds(alert.last)
+    out["count"] = alert.count
+    if alert.kind == "syn-flood":
+        out["sources"] = len(alert.sources or ())
+    elif alert.kind == "icmp-flood" and alert.sources is not None:
+        out["src"] = _addr_text(alert.sources)
+    return out
 
 
 def _by_first(items, hosts):

@@ -29,13 +29,14 @@ class Options:
     """Settings every facility reads; one object, passed explicitly."""
 
     def __init__(self, interval=1.0, idle_timeout=15 * 60.0, closed_lifetime=60.0,
-                 max_entries=100000, log_lines=1000, interface_name=None):
+                 max_entries=100000, log_lines=1000, interface_name=None, detection=None):
         self.interval = interval                  # seconds between ticks
         self.idle_timeout = idle_timeout          # seconds before a flow is IDLE
         self.closed_lifetime = closed_lifetime    # seconds a closed or reset flow stays
         self.max_entries = max_entries            # cap of every table
         self.log_lines = log_lines                # lines kept in scrolling logs
         self.interface_name = interface_name or (lambda ifindex: "if%d" % ifindex)
+        self.detection = detection                # detect.Thresholds (None: the defaults)
 
     def __repr__(self):
         return "Options(interval=%r, idle_timeout=%r, max_entries=%r)" % (

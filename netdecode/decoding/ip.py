@@ -18,8 +18,8 @@ import struct
 
 from .layer import NEXT_ETHERTYPE, NEXT_IPPROTO, NEXT_LINK, STOP, fail, short
 from .packet import (
-    ARP_OP, ARP_SPA, ARP_TPA, DATA, ETH_P_IP, ETH_P_IPV6, FRAGMENT, IP6_DST, IP6_NXT, IP6_PLEN,
-    IP6_SRC, IP_DST, IP_HDR, IP_LEN, IP_OFF, IP_PROTO, IP_SRC, IP_TTL, PROTO, TUNNEL,
+    ARP_OP, ARP_SHA, ARP_SPA, ARP_TPA, DATA, ETH_P_IP, ETH_P_IPV6, FRAGMENT, IP6_DST, IP6_NXT,
+    IP6_PLEN, IP6_SRC, IP_DST, IP_HDR, IP_LEN, IP_OFF, IP_PROTO, IP_SRC, IP_TTL, PROTO, TUNNEL,
 )
 
 __all__ = ["NETWORK_DECODERS", "IPPROTO_DECODERS", "ipv4_checksum_ok"]
@@ -315,6 +315,7 @@ def _arp(f, buf, off, end):
             tpa = spa + 4 + hlen
             f[ARP_SPA] = buf[spa:spa + 4]
             f[ARP_TPA] = buf[tpa:tpa + 4]
+            f[ARP_SHA] = buf[off + 8:spa]
     return STOP
 
 

@@ -27,7 +27,7 @@ __all__ = [
     "IP6_SRC", "IP6_DST", "IP6_NXT", "IP6_PLEN",
     "PROTO", "SPORT", "DPORT", "TCP_FLAGS", "TCP_WIN", "TCP_SEQ", "TCP_ACK", "TCP_LEN", "UDP_LEN",
     "LLC_DSAP", "FRAGMENT", "TUNNEL", "ICMP_TYPE", "ICMP_CODE", "ICMP6_TYPE", "ICMP6_CODE",
-    "ARP_OP", "ARP_SPA", "ARP_TPA", "ERROR",
+    "ARP_OP", "ARP_SPA", "ARP_TPA", "ARP_SHA", "ERROR",
     "PACKET_HOST", "PACKET_BROADCAST", "PACKET_MULTICAST", "PACKET_OTHERHOST",
     "PACKET_OUTGOING",
     "ETH_P_IP", "ETH_P_IPV6", "ETH_P_ARP", "ETH_P_RARP", "ETH_P_8021Q", "ETH_P_8021AD",
@@ -76,6 +76,7 @@ FIELDS = (
                    # packet's and the address fields the outer one's
     "icmp_type", "icmp_code", "icmp6_type", "icmp6_code",   # the first ICMP / ICMPv6 header
     "arp_op", "arp_spa", "arp_tpa",                         # ARP and RARP
+    "arp_sha",     # the sender's hardware address (arpwatch's, which a spoofer sets)
     "error",       # text: which layer, at which offset, what was wrong; None when all was well
 )
 
@@ -87,7 +88,7 @@ Packet = collections.namedtuple("Packet", FIELDS)
  IP6_SRC, IP6_DST, IP6_NXT, IP6_PLEN,
  PROTO, SPORT, DPORT, TCP_FLAGS, TCP_WIN, TCP_SEQ, TCP_ACK, TCP_LEN, UDP_LEN,
  LLC_DSAP, FRAGMENT, TUNNEL, ICMP_TYPE, ICMP_CODE, ICMP6_TYPE, ICMP6_CODE,
- ARP_OP, ARP_SPA, ARP_TPA, ERROR) = range(len(FIELDS))
+ ARP_OP, ARP_SPA, ARP_TPA, ARP_SHA, ERROR) = range(len(FIELDS))
 
 # linux/if_packet.h
 PACKET_HOST = 0

@@ -42,7 +42,7 @@ import sys
 import time
 
 from ..accounting.flows import (
-    A_IS_LO, CLOSED, DONE, RESET, endpoint_text, last_seen, log_entry_json,
+    A_IS_LO, CLOSED, DONE, RESET, alert_json, endpoint_text, last_seen, log_entry_json,
 )
 from ..decoding.packet import LEN, PROTO, TCP_FLAGS, TS, TUNNEL
 
@@ -406,11 +406,16 @@ class TrafficLog:
       TCP; eth0; from A to B; active; <ab>; opposite direction <ba>
       UDP; eth0; 76 bytes; from 10.0.0.1:5353 to 10.0.0.2:53
       ICMP; eth0; 70 bytes; from 10.0.0.2 to 10.0.0.1; dest unreachable (port)
+      ALERT; syn-flood; started; dst 10.0.0.2; port 80; count 2000; sources 1984
+      ALERT; syn-flood; ended; dst 10.0.0.2; port 80; count 20000; sources 19511
+      ALERT; arp-changed-mac; ip 10.0.0.5; mac 02:00:00:00:00:0b; old_mac 02:00:00:00:00:0a
 
     where a direction (``<ab>`` is A to B) is ``N packets, M bytes, avg flow rate R
     bytes/s`` (``n/a`` when no time has passed); the ``active`` lines are written at
-    ``close``.  JSON: ``event`` tcp_first, tcp_fin, tcp_fin_ack, tcp_reset, tcp_idle,
-    tcp_active, other (the monitor's other-traffic entry), start, stop.
+    ``close``.  An attack alert (``detect``) has a line when it starts and one when it
+    ends, an ARP event one line.  JSON: ``event`` tcp_first, tcp_fin, tcp_fin_ack,
+    tcp_reset, tcp_idle, tcp_active, other (the monitor's other-traffic entry), alert
+    (the snapshot's alert object, ``state`` active when it starts), start, stop.
     """
 
     def __init__(self, monitor, logfile, iface=None):
@@ -428,6 +433,7 @@ class TrafficLog:
         self._states = {}
         self._idle = {}              # key -> (connection, its last packet) logged idle
         self._cap = 2 * max(1, monitor.options.max_entries) + 1024
+        monitor.detector.events = []  # the alerts' starts and ends, drained at each tick
 
     def __repr__(self):
         return "TrafficLog(%r)" % (self.logfile,)
@@ -443,6 +449,8 @@ class TrafficLog:
             if log and log[-1] is not self._last_entry:
                 self._last_entry = log[-1]
                 self._other(log[-1])
+            if self.monitor.detector.events:
+                self._alerts()              # an ARP event, right after its packet's line
             return
         key, conn, half = self.monitor.touched     # what the monitor just counted
         other = conn.b if half is conn else conn
@@ -579,6 +587,26 @@ class TrafficLog:
                                      {"idle_s": _seconds(now - last)})
         _prune(seen, self._tcp)
         _prune(self._states, self._tcp)
+        self._alerts()
+
+    def _alerts(self):
+        """A line for each alert that started or ended since the last tick."""
+        for ts, what, alert in self.monitor.detector.drain():
+            out = alert_json(alert)
+            if what == "start" and not alert.kind.startswith("arp-"):
+                out["state"] = "active"
+            if self._json:
+                line = {"event": "alert"}
+                line.update(out)
+                self.logfile.write_line(self._ts(ts), None, line)
+                continue
+            parts = ["ALERT", out["kind"]]
+            if not alert.kind.startswith("arp-"):
+                parts.append("started" if what == "start" else "ended")
+            parts += ["%s %s" % (key, out[key]) for key in (
+                "src", "dst", "port", "ip", "mac", "old_mac", "count", "sources")
+                if key in out and not (key == "count" and alert.kind.startswith("arp-"))]
+            self.logfile.write_line(self._ts(ts), "; ".join(parts))
 
     def snapshot(self):
         return {}
@@ -596,6 +624,7 @@ class TrafficLog:
             for key, conn in conns:
                 if conn.ended is None and not now - (last_seen(conn) or now) >= idle_ns:
                     self._conn_event(now, key, conn, "tcp_active", "active", {})
+            self._alerts()
             running = max(0, now - self.start)
             self.logfile.write_line(now, "IP traffic monitor on %s: logging stopped; running "
                                     "time: %s" % (_label(self.iface), running_time_text(running)),

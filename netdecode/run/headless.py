@@ -16,6 +16,7 @@ from ..output.logs import LogError, open_log
 from .daemon import detach, remove
 from .monitor import wall_clock_ns
 from .runner import Run, SetupError, chain
+from .settings import Settings, default_path
 
 __all__ = ["run"]
 
@@ -38,7 +39,14 @@ def run(args, facility, iface, warn):
             raise SetupError(str(e))
         for signum in (signal.SIGHUP, signal.SIGUSR1):
             signal.signal(signum, lambda *_: reopen.append(True))
-    this = Run(args, facility, iface, out, logfile, stop, reopen, warn)
+    tuning = None
+    if facility == "traffic":
+        # the attack thresholds of the settings file, as the screens have them
+        settings = Settings.load(args.config or default_path())
+        for problem in settings.problems:
+            warn("settings: %s (the default kept)" % problem)
+        tuning = {"detection": settings.detection()}
+    this = Run(args, facility, iface, out, logfile, stop, reopen, warn, tuning)
     try:
         if args.read:
             return _run_file(this)

@@ -175,10 +175,16 @@ class Monitor:
             self._next_tick = self._tick_to(now, self._next_tick)
 
     def finish(self):
-        """The end of the input: a last tick at the last packet's time."""
+        """The end of the input: a last tick at the last packet's time, then the
+        sinks' own ``finish(now)`` where they have one (what waits on later packets,
+        such as an attempt's answer, is judged now)."""
         if self.last_ts is not None:
             for sink in self.sinks:
                 sink.tick(self.last_ts)
+            for sink in self.sinks:
+                finish = getattr(sink, "finish", None)
+                if finish is not None:
+                    finish(self.last_ts)
 
     def snapshot(self, facility, sink, now, lazy=False):
         """The --json envelope around one facility's snapshot (with its big tables as

@@ -9,6 +9,8 @@ one, so a crash mid-save leaves the old settings whole.
 """
 import os
 
+from ..accounting.detect import Thresholds
+
 __all__ = ["Settings", "SETTINGS", "FILTER_PROTOCOLS", "ConfigError", "default_path",
            "parse_ports"]
 
@@ -93,6 +95,10 @@ SETTINGS = (
     ("update_interval", _number(0.1, 60.0), 1.0, "Screen update interval (seconds)"),
     ("extra_ports", _ports, "", "Additional ports (service monitor; empty: all)"),
     ("mac_names", _text, "/etc/ethers", "MAC address descriptions (ethers file)"),
+    ("scan_ports", _number(2, 65535, int), 15, "Port scan: failed ports on one host in 5 min"),
+    ("sweep_hosts", _number(2, 65535, int), 25, "Host sweep: failed hosts on one port in 5 min"),
+    ("syn_flood_rate", _number(1, 10**7, int), 500, "SYN flood: SYNs per second to one port"),
+    ("icmp_flood_rate", _number(1, 10**7, int), 500, "ICMP flood: echo requests per second"),
 )
 
 # the Filters dialog's protocol switches: key, label, the tcpdump expression it covers
@@ -139,6 +145,11 @@ class Settings:
     def text(self, key):
         value = getattr(self, key)
         return _show_bool(value) if isinstance(value, bool) else str(value)
+
+    def detection(self):
+        """The IP traffic monitor's attack-detection thresholds."""
+        return Thresholds(scan_ports=self.scan_ports, sweep_hosts=self.sweep_hosts,
+                          syn_rate=self.syn_flood_rate, icmp_rate=self.icmp_flood_rate)
 
     def filter_expression(self):
         """The tcpdump expression the Filters dialog describes, or None for all."""

@@ -47,7 +47,8 @@ class Session:
                 self.warn("not logging: %s" % e)
         self.run = Run(args, facility, iface, None, logfile, [], [], self.warn,
                        tuning={"idle_timeout": settings.tcp_timeout * 60.0,
-                               "closed_lifetime": float(settings.closed_lifetime)})
+                               "closed_lifetime": float(settings.closed_lifetime),
+                               "detection": settings.detection()})
         self.cap = self.reader = self.frames = None
         self.first_ts = None
         self.ended = self.down = False

@@ -3,7 +3,7 @@ and the other traffic below, as a log or aggregated per address pair."""
 from .text import fit, rate_text
 from .view import View
 
-__all__ = ["TrafficView"]
+__all__ = ["TrafficView", "alert_text"]
 
 
 def _half_bytes(conn):
@@ -173,6 +173,9 @@ class TrafficView(View):
             entries = snap["other"]
             heading = "Other traffic (%d, newest last)" % self.other_total
         app.put(y, 0, " " + heading, "heading" if self.pane == 1 else "text")
+        alert = alert_text(snap["alerts"])
+        if alert:
+            app.put(y, len(heading) + 3, alert, "alert")
         for i, entry in enumerate(entries):
             proto = entry["proto"].lower()
             proto = proto if proto in ("udp", "tcp") else None
@@ -192,3 +195,30 @@ class TrafficView(View):
                     line += " to " + names.endpoint(entry["dst"], proto)
                 line += " on %s" % entry["iface"]
             app.put(y + 1 + i, 0, " " + line)
+
+
+_ATTACKS = ("syn-flood", "icmp-flood", "port-scan", "host-sweep")
+_WHAT = {"syn-flood": "SYNs", "icmp-flood": "echo requests", "port-scan": "ports",
+         "host-sweep": "hosts"}
+
+
+def alert_text(alerts):
+    """The heading's alert: the newest attack, the active ones first ('ALERT syn-flood
+    to 10.0.0.2:80 active, 5000 SYNs from 4996 sources (+1)'); '' for none."""
+    attacks = [a for a in alerts if a["kind"] in _ATTACKS]
+    if not attacks:
+        return ""
+    active = [a for a in attacks if a["state"] == "active"]
+    alert = (active or attacks)[-1]
+    where = alert.get("dst", "")
+    if "port" in alert:
+        where = ("[%s]:%d" if ":" in where else "%s:%d") % (where, alert["port"]) if where \
+            else "port %d" % alert["port"]
+    text = "ALERT %s %s%s %s, %d %s" % (
+        alert["kind"], "from %s " % alert["src"] if "src" in alert else "",
+        ("to " + where) if where else "", alert["state"], alert["count"], _WHAT[alert["kind"]])
+    if "sources" in alert:
+        text += " from %d sources" % alert["sources"]
+    if len(attacks) > 1:
+        text += " (+%d)" % (len(attacks) - 1)
+    return text
