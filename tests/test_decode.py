@@ -25,9 +25,9 @@ for _path in (_ROOT, _TESTS):
         sys.path.insert(0, _path)
 
 from builders import (  # noqa: E402
-    ah, arp, dstopts, eth, eth8023, frag6, gre, hopopts, icmp, icmp6, igmp, ip, ip4, ip6,
-    jumbo_hopopts, llc, loop, mac, mpls, null, ppp, pppoe_session, radiotap_80211, routing,
-    sctp, sll, sll2, snap, tcp, udp, vxlan,
+    ah, arp, dstopts, erspan2, erspan3, eth, eth8023, frag6, geneve, gre, gtpu, hopopts, icmp,
+    icmp6, igmp, ip, ip4, ip6, jumbo_hopopts, llc, loop, mac, mpls, null, ppp, pppoe_session,
+    radiotap_80211, routing, sctp, sll, sll2, snap, tcp, udp, vxlan,
 )
 import corpus  # noqa: E402
 from netdecode.decoding.decode import SUPPORTED_LINKTYPES, decode, decode_layers  # noqa: E402
@@ -136,6 +136,12 @@ def UDP(sport=1234, dport=9, length=8):
     return dict(proto=17, sport=sport, dport=dport, udp_len=length)
 
 
+def INNER(proto, sport=None, dport=None, src=IN4S, dst=IN4D):
+    """What a tunnel carries: the innermost IP header's addresses, protocol and ports."""
+    return dict(inner_src=ip(src), inner_dst=ip(dst), inner_proto=proto, inner_sport=sport,
+                inner_dport=dport)
+
+
 def rec(*parts, **more):
     out = {}
     for part in parts:
@@ -196,10 +202,6 @@ def nflog(packet, family=2):
 
 def ipoib(packet, ethertype=0x0800):
     return bytes(range(1, 21)) + bytes(range(21, 41)) + struct.pack("!HH", ethertype, 0) + packet
-
-
-def geneve(payload, ptype=0x6558, vni=5):
-    return struct.pack("!BBH", 0, 0, ptype) + (vni << 8).to_bytes(4, "big") + payload
 
 
 def _pad60(frame):
@@ -804,18 +806,20 @@ class IPv6Test(DecodeCase):
     def test_4in6(self):
         self.check(FX["ip6_4in6"], tunnel=4, **rec(
             E(ethertype=0x86DD), IP6(4, 51), IP4(6, 51, hdr=54, src=IN4S, dst=IN4D, ttl=9),
-            TCP(1, 2, length=11)))
+            TCP(1, 2, length=11), INNER(6, 1, 2)))
 
     def test_6in6(self):
         self.check(FX["ip6_6in6"], tunnel=41, **rec(E(ethertype=0x86DD), IP6(41, 59),
-                                         UDP(3, 4, length=19)))
+                                         UDP(3, 4, length=19), INNER(17, 3, 4, IN6S, IN6D)))
 
     def test_6in4(self):
         self.check(FX["ip4_6in4"], tunnel=41, **rec(
-            E(), IP4(41, 91), IP6(6, 31, src=IN6S, dst=IN6D), TCP(5, 6, length=11)))
+            E(), IP4(41, 91), IP6(6, 31, src=IN6S, dst=IN6D), TCP(5, 6, length=11),
+            INNER(6, 5, 6, IN6S, IN6D)))
 
     def test_4in4(self):
-        self.check(FX["ip4_4in4"], tunnel=4, **rec(E(), IP4(4, 71), TCP(7, 8, length=11)))
+        self.check(FX["ip4_4in4"], tunnel=4, **rec(E(), IP4(4, 71), TCP(7, 8, length=11),
+                                                   INNER(6, 7, 8)))
 
     def test_extension_header_longer_than_payload(self):
         self.check(FX["ip6_hop_too_long"], proto=ANY, error=Err("hop-by-hop", 54),
@@ -972,7 +976,7 @@ class TransportTest(DecodeCase):
         self.check(FX["ospf6"], **rec(E(ethertype=0x86DD), IP6(89, 11), proto=89))
 
     def _inner_tcp(self):
-        return TCP(5000, 6000, length=15)
+        return rec(TCP(5000, 6000, length=15), INNER(6, 5000, 6000))
 
     def test_gre_ipv4(self):
         for name, total in (("gre_plain", 79), ("gre_key", 83), ("gre_ksc", 91)):
@@ -981,7 +985,8 @@ class TransportTest(DecodeCase):
 
     def test_gre_ipv6(self):
         self.check(FX["gre_ip6"], tunnel=47, **rec(
-            E(), IP4(47, 83), IP6(17, 19, src=IN6S, dst=IN6D), UDP(11, 12, 19)))
+            E(), IP4(47, 83), IP6(17, 19, src=IN6S, dst=IN6D), UDP(11, 12, 19),
+            INNER(17, 11, 12, IN6S, IN6D)))
 
     def test_gre_transparent_ethernet_bridging(self):
         self.check(FX["gre_teb"], tunnel=47, **rec(E(), IP4(47, 93), self._inner_tcp()))
@@ -999,11 +1004,11 @@ class TransportTest(DecodeCase):
     def test_vxlan(self):
         # outer Ethernet, IPv4 and UDP; the ICMP header is the inner packet's
         self.check(FX["vxlan"], tunnel=4789, **rec(
-            E(), IP4(17, 85), UDP(49152, 4789, 65), icmp_type=8, icmp_code=0))
+            E(), IP4(17, 85), UDP(49152, 4789, 65), INNER(1), icmp_type=8, icmp_code=0))
 
     def test_geneve(self):
         self.check(FX["geneve"], tunnel=6081, **rec(
-            E(), IP4(17, 85), UDP(49153, 6081, 65), icmp_type=8, icmp_code=0))
+            E(), IP4(17, 85), UDP(49153, 6081, 65), INNER(1), icmp_type=8, icmp_code=0))
 
     def test_arp(self):
         self.check(FX["arp_request"], **rec(

@@ -12,14 +12,16 @@ mobility (RFC 6275, a final header) are walked as IP protocols so that any order
 
 Tunnels: IP-in-IP (4), IPv6-in-IP (41) in either family, and GRE (RFC 2784/2890, and
 the enhanced GRE of PPTP, RFC 2637) with checksum, key, sequence and acknowledgment,
-carrying any ethertype (IPv4, IPv6, transparent Ethernet, PPP, ERSPAN II/III).
+carrying any ethertype (IPv4, IPv6, transparent Ethernet, PPP, MPLS, ERSPAN types I,
+II and III).
 """
 import struct
 
 from .layer import NEXT_ETHERTYPE, NEXT_IPPROTO, NEXT_LINK, STOP, fail, short
 from .packet import (
-    ARP_OP, ARP_SPA, ARP_TPA, DATA, ETH_P_IP, ETH_P_IPV6, FRAGMENT, IP6_DST, IP6_NXT, IP6_PLEN,
-    IP6_SRC, IP_DST, IP_HDR, IP_LEN, IP_OFF, IP_PROTO, IP_SRC, IP_TTL, PROTO, TUNNEL,
+    ARP_OP, ARP_SPA, ARP_TPA, DATA, ETH_P_IP, ETH_P_IPV6, FRAGMENT, INNER_DPORT, INNER_DST,
+    INNER_PROTO, INNER_SPORT, INNER_SRC, IP6_DST, IP6_NXT, IP6_PLEN, IP6_SRC, IP_DST, IP_HDR,
+    IP_LEN, IP_OFF, IP_PROTO, IP_SRC, IP_TTL, PROTO, TUNNEL,
 )
 
 __all__ = ["NETWORK_DECODERS", "IPPROTO_DECODERS", "ipv4_checksum_ok"]
@@ -75,14 +77,30 @@ def _ipv4(f, buf, off, end):
         f[IP_PROTO] = proto
         f[IP_TTL] = ttl
         f[IP_OFF] = frag
+    if f[TUNNEL] is not None:
+        _inner_ip(f, src, dst)
     if frag & 0x3FFF:
         f[FRAGMENT] = True
         if frag & 0x1FFF:
-            if f[PROTO] is None:
-                f[PROTO] = proto  # a later fragment: no next header to read
+            _later_fragment(f, proto)
             return STOP
     # the payload ends where the header says, or sooner where the layer below ends
     return NEXT_IPPROTO, proto, off + hlen, min(off + total, end)
+
+
+def _inner_ip(f, src, dst):
+    """An IP header inside a tunnel: the innermost so far, what it carries not yet read."""
+    f[INNER_SRC] = src
+    f[INNER_DST] = dst
+    f[INNER_PROTO] = f[INNER_SPORT] = f[INNER_DPORT] = None
+
+
+def _later_fragment(f, proto):
+    """A fragment past the first: its protocol is known, no next header to read."""
+    if f[PROTO] is None:
+        f[PROTO] = proto
+    if f[TUNNEL] is not None:
+        f[INNER_PROTO] = proto
 
 
 def _ipv4_partial(f, buf, off, have):
@@ -134,6 +152,8 @@ def _ipv6(f, buf, off, end):
         f[IP6_DST] = dst
         f[IP6_NXT] = nxt
         f[IP6_PLEN] = plen
+    if f[TUNNEL] is not None:
+        _inner_ip(f, src, dst)
     off += _IPV6.size
     if plen or nxt != 0:
         end = min(off + plen, end)
@@ -224,8 +244,7 @@ def _frag6(f, buf, off, end):
     if offlg & 0xFFF9:        # an offset or more fragments: part of a larger datagram
         f[FRAGMENT] = True
     if offlg >> 3:
-        if f[PROTO] is None:
-            f[PROTO] = nxt
+        _later_fragment(f, nxt)
         return STOP
     return NEXT_IPPROTO, nxt, off + _FRAG6.size, end
 
@@ -279,7 +298,8 @@ def _gre(f, buf, off, end):
     if f[TUNNEL] is None:
         f[TUNNEL] = 47
     if ptype == _ETH_P_ERSPAN2:
-        return _erspan(f, buf, off, end, 8)
+        # type II has a sequence number in GRE and an 8-byte header; type I neither
+        return _erspan(f, buf, off, end, 8 if flags & 0x1000 else 0)
     if ptype == _ETH_P_ERSPAN3:
         if len(buf) - off < 12:
             return short(f, "ERSPAN header", off, len(buf) - off, 12)
