@@ -188,10 +188,12 @@ def _ext_len(f, buf, off, end, what, unit, extra):
 
 
 def _options(f, buf, off, size, what):
-    """Walk the TLV options of a hop-by-hop or destination options header.
+    """Walk the TLV options of a hop-by-hop or destination options header; the jumbo
+    payload length when the option is there, else -1.
 
-    Returns the jumbo payload length when the option is there, -1 when there is none,
-    or None (recorded as the error) when an option runs past the header.
+    An option that runs past the header is recorded as the error, and the walk goes on
+    to the next header all the same: the header's length byte frames it (RFC 8200 4.3,
+    4.6), whatever an option inside says, and Wireshark reads on the same way.
     """
     pos, stop, jumbo = off + 2, off + size, -1
     while pos < stop:
@@ -201,7 +203,7 @@ def _options(f, buf, off, size, what):
             continue
         if pos + 2 > stop or pos + 2 + buf[pos + 1] > stop:
             fail(f, what, off, "option 0x%02x at offset %d runs past the header" % (opt, pos))
-            return None
+            return -1
         if opt == _JUMBO_OPTION and buf[pos + 1] == 4:
             jumbo = _U32.unpack_from(buf, pos + 2)[0]
         pos += 2 + buf[pos + 1]
@@ -214,8 +216,6 @@ def _hopopts(f, buf, off, end):
     if size is None:
         return STOP
     jumbo = _options(f, buf, off, size, what)
-    if jumbo is None:
-        return STOP
     if jumbo >= 0 and f[IP6_PLEN] == 0:
         end = off + jumbo     # the jumbo length counts from the end of the fixed header
     return NEXT_IPPROTO, buf[off], off + size, end
@@ -224,8 +224,9 @@ def _hopopts(f, buf, off, end):
 def _dstopts(f, buf, off, end):
     what = "IPv6 destination options header"
     size = _ext_len(f, buf, off, end, what, 8, 1)
-    if size is None or _options(f, buf, off, size, what) is None:
+    if size is None:
         return STOP
+    _options(f, buf, off, size, what)
     return NEXT_IPPROTO, buf[off], off + size, end
 
 
