@@ -128,8 +128,8 @@ def _gtpu(f, buf, off, end):
     if have < 8:
         return short(f, "GTP-U header", off, have, 8)
     flags = buf[off]
-    if flags >> 5 != 1 or buf[off + 1] != _GTP_G_PDU:
-        return STOP           # not GTPv1, or signalling (echo, end marker...): no packet
+    if flags >> 5 != 1:
+        return STOP           # not GTPv1
     size = 8
     if flags & 0x07:
         size = 12
@@ -147,6 +147,8 @@ def _gtpu(f, buf, off, end):
                 return short(f, "GTP-U extension header", off + size - ext,
                              have - size + ext, ext)
             nxt = buf[off + size - 1]
+    if buf[off + 1] != _GTP_G_PDU:
+        return STOP           # signalling (echo, end marker...): no packet carried
     off += size
     if off >= len(buf):
         return STOP if off >= end else short(f, "GTP-U T-PDU", off, 0, 1)

@@ -9,7 +9,7 @@ One small capture per encapsulation, each of frames whose inner packet is known:
 * the rest built with tests/builders.py, the kernel here having no Geneve, GRE-TAP,
   ERSPAN, MPLS or GTP devices: Geneve with and without options, GRE transparent
   Ethernet bridging, ERSPAN types I, II and III (with the platform subheader, and
-  over IPv6), MPLS label stacks (IPv4, IPv6, under a VLAN tag), GTP-U (plain, with a
+  over IPv6), MPLS label stacks (IPv4, IPv6, under a VLAN tag, inside GRE), GTP-U (plain, with a
   sequence number, with an extension header chain, IPv6 inside, an echo request),
   PPPoE sessions (IPv4 TCP, IPv6 UDP).
 
@@ -34,7 +34,7 @@ from builders import (  # noqa: E402
     pppoe_session, tcp, udp,
 )
 
-__all__ = ["ENCAP", "TRUTH", "TSHARK_ARGS", "truth_of", "main"]
+__all__ = ["ENCAP", "TRUTH", "TSHARK_ARGS", "built", "capture_bytes", "truth_of", "main"]
 
 ENCAP = os.path.join(HERE, "encap")
 TRUTH = os.path.join(ENCAP, "truth")
@@ -128,6 +128,7 @@ def built():
                 src=MAC_A, dst=MAC_B, type=0x8847),
             eth(mpls(_inner_ping(), labels=(16,)), src=MAC_A, dst=MAC_B, type=0x8847,
                 tags=[(0x8100, 42)]),
+            _outer4(gre(mpls(_inner_tcp(), labels=(17, 18)), proto=0x8847), 47),
         ],
         "gtpu": [
             _udp4(gtpu(_inner_tcp(), teid=0x1001), 2152, 2152),
@@ -146,12 +147,16 @@ def built():
     }
 
 
+def capture_bytes(frames):
+    """A built capture's file: the frames from 2026-01-01, a millisecond apart."""
+    t = 1767225600 * 10**9
+    return pcap_bytes([(t + i * 10**6, frame) for i, frame in enumerate(frames)])
+
+
 def write(name, frames):
-    t = 1767225600 * 10**9          # 2026-01-01, a millisecond apart
-    stamped = [(t + i * 10**6, frame) for i, frame in enumerate(frames)]
     path = os.path.join(ENCAP, name + ".pcap")
     with open(path, "wb") as f:
-        f.write(pcap_bytes(stamped))
+        f.write(capture_bytes(frames))
     return path
 
 
