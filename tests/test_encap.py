@@ -6,13 +6,17 @@ PPPoE built, see tests/data/make_encap.py) and tshark's truth of each in the sha
 corpus's format.  The captures go through ``iptraf.py --dump`` and
 ../shared/tools/conform.py as the corpus does, and must agree on every field; with
 tshark installed the truth is made again and must be what is stored, and the built
-captures must be what the generator builds.
+captures must be what the generator builds.  Live, VXLAN between two namespaces is
+captured by ``iptraf.py -i --dump -w`` and must agree with tshark on the file it wrote.
 """
 import ipaddress
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -23,6 +27,7 @@ for _path in (ROOT, HERE, os.path.join(HERE, "data")):
 
 import corpus  # noqa: E402
 import make_encap  # noqa: E402
+import netns  # noqa: E402
 from netdecode.decoding.decode import decode  # noqa: E402
 from netdecode.decoding.packet import (  # noqa: E402
     INNER_DPORT, INNER_DST, INNER_PROTO, INNER_SPORT, INNER_SRC, PROTO, TUNNEL,
@@ -56,16 +61,11 @@ class EncapsulationTest(unittest.TestCase):
 
     @unittest.skipUnless(os.path.isfile(CONFORM), "no ../shared/tools/conform.py")
     def test_dump_agrees_with_tshark_on_every_field(self):
-        proc = subprocess.run([sys.executable, CONFORM, "-v", "--corpus", make_encap.ENCAP,
-                               "--cmd", "%s %s" % (sys.executable,
-                                                   os.path.join(ROOT, "iptraf.py"))],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              timeout=300)
-        out = proc.stdout.decode("utf-8", "replace")
+        out, status = _conform(make_encap.ENCAP)
         last = out.strip().splitlines()[-1]
         self.assertIn("100.000% of", last, out)
         self.assertIn("%d/%d files clean; 0 crashes" % (len(CAPTURES), len(CAPTURES)), last)
-        self.assertEqual(proc.returncode, 0, out)
+        self.assertEqual(status, 0, out)
 
     def test_the_inner_flow_is_the_carried_packet(self):
         # every tunnelled frame's inner_* fields name the inner ends the captures use
@@ -105,6 +105,61 @@ class EncapsulationTest(unittest.TestCase):
                     stored = f.read()
                 self.assertEqual(make_encap.truth_of(os.path.join(make_encap.ENCAP, name)),
                                  stored)
+
+
+def _conform(corpus_dir):
+    """conform.py's output and exit status over a folder of captures and truth/."""
+    proc = subprocess.run([sys.executable, CONFORM, "-v", "--corpus", corpus_dir, "--cmd",
+                           "%s %s" % (sys.executable, netns.IPTRAF)], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+    return proc.stdout.decode("utf-8", "replace"), proc.returncode
+
+
+@unittest.skipUnless(os.path.isfile(CONFORM), "no ../shared/tools/conform.py")
+class LiveVxlanTest(netns.LiveTestCase):
+
+    def test_vxlan_captured_live_agrees_with_tshark(self):
+        _require_tshark(self)
+        pair = self.pair
+        make_encap.vxlan_devices(pair)
+        pair.settle()
+        folder = self.tmp.name
+        path = os.path.join(folder, "vxlan.pcap")
+        proc = pair.popen(pair.a, [sys.executable, netns.IPTRAF, "-i", pair.if_a, "--dump",
+                                   "-w", path, "-F", "udp port 4789 or udp port 8472"])
+        self.addCleanup(netns.reap, proc)
+        time.sleep(1.0)
+        make_encap.vxlan_traffic(pair)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 0, err)
+        live = [json.loads(line) for line in out.decode().splitlines()]
+        # both transport headers on every TCP segment through each port: the handshake,
+        # the request, the answer and two FINs at least, each to or from port 8080
+        for port in (4789, 8472):
+            tcp = [f for f in live if f.get("udp_dport") == port and "tcp_sport" in f]
+            self.assertGreaterEqual(len(tcp), 7, (port, live))
+            for f in tcp:
+                self.assertIn(8080, (f["tcp_sport"], f["tcp_dport"]), f)
+                self.assertIn("tcp_flags", f)
+        # what was dumped live is what the file it wrote reads back as, and tshark agrees
+        # with that on every field
+        with_file = subprocess.run([sys.executable, netns.IPTRAF, "-r", path, "--dump"],
+                                   stdout=subprocess.PIPE, timeout=60, check=True)
+        read = [json.loads(line) for line in with_file.stdout.decode().splitlines()]
+        for frame in live:
+            del frame["iface"], frame["dir"]
+        for frame in read:
+            frame.pop("iface", None)
+            frame.pop("dir", None)
+        self.assertEqual(live, read)
+        os.mkdir(os.path.join(folder, "truth"))
+        with open(os.path.join(folder, "truth", "vxlan.pcap.tsv"), "w") as f:
+            f.write(make_encap.truth_of(path))
+        output, status = _conform(folder)
+        self.assertIn("100.000% of", output.strip().splitlines()[-1], output)
+        self.assertEqual(status, 0, output)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ from builders import (  # noqa: E402
     pppoe_session, tcp, udp,
 )
 
-__all__ = ["ENCAP", "TRUTH", "TSHARK_ARGS", "built", "capture_bytes", "truth_of", "main"]
+__all__ = ["ENCAP", "TRUTH", "TSHARK_ARGS", "built", "capture_bytes", "vxlan_devices",
+           "vxlan_traffic", "truth_of", "main"]
 
 ENCAP = os.path.join(HERE, "encap")
 TRUTH = os.path.join(ENCAP, "truth")
@@ -160,40 +161,53 @@ def write(name, frames):
     return path
 
 
+def vxlan_devices(pair):
+    """In both namespaces of a ``netns.NetnsPair``: a VXLAN device on 4789 (VNI 42,
+    10.63.0.0/24) and one on 8472 (VNI 43, 10.64.0.0/24) over the veth link, with
+    static neighbours (ARP is not the point) and no IPv6 of their own."""
+    for ns, local, remote, veth, last in ((pair.a, pair.ip_a, pair.ip_b, pair.if_a, 1),
+                                          (pair.b, pair.ip_b, pair.ip_a, pair.if_b, 2)):
+        for dev, vni, port, net in (("vx0", 42, 4789, 63), ("vx1", 43, 8472, 64)):
+            pair.run(ns, ["ip", "link", "add", dev, "type", "vxlan", "id", str(vni),
+                          "dstport", str(port), "local", local, "remote", remote,
+                          "dev", veth])
+            pair.run(ns, ["ip", "link", "set", dev, "address",
+                          "02:%02x:00:00:00:%02x" % (net, last), "addrgenmode", "none"])
+            pair.run(ns, ["ip", "addr", "add", "10.%d.0.%d/24" % (net, last), "dev", dev])
+            pair.run(ns, ["ip", "link", "set", dev, "up"])
+            other = 3 - last
+            pair.run(ns, ["ip", "neigh", "replace", "10.%d.0.%d" % (net, other),
+                          "lladdr", "02:%02x:00:00:00:%02x" % (net, other), "dev", dev,
+                          "nud", "permanent"])
+
+
+def vxlan_traffic(pair):
+    """Through each VXLAN device, from a to b: a TCP exchange, a UDP datagram and its
+    echo, a ping and its reply."""
+    server = pair.popen(pair.b, [sys.executable, "-c", _SERVER])
+    try:
+        time.sleep(0.5)
+        for net in (63, 64):
+            pair.run(pair.a, [sys.executable, "-c", _CLIENT, "10.%d.0.2" % net])
+            pair.run(pair.a, [sys.executable, "-c", _PING, "10.%d.0.2" % net])
+        time.sleep(0.5)
+    finally:
+        server.kill()
+        server.communicate()
+
+
 def live_vxlan(path):
     """Capture VXLAN on 4789 and 8472 between two namespaces into ``path``."""
     from netns import NetnsPair
     with NetnsPair() as pair:
-        # the inner side: one VXLAN device per port, static neighbours (ARP is not the
-        # point), then a listener in b and traffic from a
-        for ns, local, remote, last in ((pair.a, pair.ip_a, pair.ip_b, 1),
-                                        (pair.b, pair.ip_b, pair.ip_a, 2)):
-            for dev, vni, port, net in (("vx0", 42, 4789, 63), ("vx1", 43, 8472, 64)):
-                pair.run(ns, ["ip", "link", "add", dev, "type", "vxlan", "id", str(vni),
-                              "dstport", str(port), "local", local, "remote", remote,
-                              "dev", pair.if_a if ns == pair.a else pair.if_b])
-                pair.run(ns, ["ip", "link", "set", dev, "address",
-                              "02:%02x:00:00:00:%02x" % (net, last)])
-                pair.run(ns, ["ip", "addr", "add", "10.%d.0.%d/24" % (net, last), "dev", dev])
-                pair.run(ns, ["ip", "link", "set", dev, "up"])
-                other = 3 - last
-                pair.run(ns, ["ip", "neigh", "replace", "10.%d.0.%d" % (net, other),
-                              "lladdr", "02:%02x:00:00:00:%02x" % (net, other), "dev", dev,
-                              "nud", "permanent"])
+        vxlan_devices(pair)
         pair.settle()
         dump = pair.popen(pair.a, ["tcpdump", "-U", "-n", "-i", pair.if_a, "-w", path,
                                    "udp port 4789 or udp port 8472"])
         try:
             time.sleep(1.0)
-            server = pair.popen(pair.b, [sys.executable, "-c", _SERVER])
-            time.sleep(0.5)
-            for net in (63, 64):
-                pair.run(pair.a, [sys.executable, "-c", _CLIENT, "10.%d.0.2" % net])
-                pair.run(pair.a, [sys.executable, "-c", _PING, "10.%d.0.2" % net])
-            time.sleep(0.5)
+            vxlan_traffic(pair)
         finally:
-            server.kill()
-            server.communicate()
             time.sleep(0.5)
             dump.terminate()
             dump.communicate(timeout=10)
