@@ -52,6 +52,7 @@ __all__ = [
     "ip4", "ip6", "hopopts", "dstopts", "routing", "frag6", "ah",
     "jumbo_hopopts", "arp",
     "tcp", "udp", "icmp", "icmp6", "sctp", "igmp", "gre", "vxlan",
+    "geneve", "gtpu", "erspan2", "erspan3",
     "pcap_bytes", "pcapng_bytes",
 ]
 
@@ -127,6 +128,11 @@ _GRE_CHECKSUM = struct.Struct("!HH")
 _GRE_WORD = struct.Struct("!I")
 _GRE_PPTP_KEY = struct.Struct("!HH")
 _VXLAN = struct.Struct("!B3xI")
+_GENEVE = struct.Struct("!BBHI")
+_GTPU = struct.Struct("!BBHI")
+_GTPU_OPTIONAL = struct.Struct("!HBB")
+_ERSPAN2 = struct.Struct("!HHI")
+_ERSPAN3 = struct.Struct("!HHIHH")
 _PCAP_HEADER_LE = struct.Struct("<IHHiIII")
 _PCAP_HEADER_BE = struct.Struct(">IHHiIII")
 _PCAP_RECORD_LE = struct.Struct("<IIII")
@@ -603,6 +609,47 @@ def gre(payload, proto=None, key=None, seq=None, checksum=False, version=0,
 def vxlan(payload, vni=1, flags=0x08):
     """VXLAN header (RFC 7348), 8 bytes; the caller puts it in UDP port 4789."""
     return _VXLAN.pack(flags, vni << 8) + payload
+
+
+def geneve(payload, ptype=0x6558, vni=5, options=b""):
+    """Geneve header (RFC 8926): version 0, the options' length in 4-byte words, the
+    protocol type of the payload (0x6558: Ethernet), VNI; the caller puts it in UDP 6081."""
+    return _GENEVE.pack(len(options) >> 2, 0, ptype, vni << 8) + options + payload
+
+
+def gtpu(payload, teid=1, msg_type=255, seq=None, extensions=()):
+    """GTPv1-U header (3GPP TS 29.281): version 1, PT 1, the E and S flags when there are
+    extension headers or a sequence number (then the 4 optional bytes), message type
+    (255: a G-PDU carrying ``payload``), length of all after the first 8 bytes, TEID.
+    ``extensions``: (type, content) pairs, each content 2 bytes short of a multiple of 4
+    (a length byte and the next type byte complete it)."""
+    flags = 0x30
+    optional = b""
+    if seq is not None or extensions:
+        flags |= (0x02 if seq is not None else 0) | (0x04 if extensions else 0)
+        chain = b""
+        for i, (_, content) in enumerate(extensions):
+            nxt = extensions[i + 1][0] if i + 1 < len(extensions) else 0
+            chain += bytes(((len(content) + 2) >> 2,)) + content + bytes((nxt,))
+        optional = _GTPU_OPTIONAL.pack(seq or 0, 0, extensions[0][0] if extensions else 0)
+        optional += chain
+    body = optional + payload
+    return _GTPU.pack(flags, msg_type, len(body), teid) + body
+
+
+def erspan2(payload, session=1, vlan=0, index=0):
+    """ERSPAN type II header (8 bytes): version 1, VLAN, session id, port index; it
+    follows a GRE header of protocol 0x88be with a sequence number."""
+    return _ERSPAN2.pack(0x1000 | vlan, session & 0x3FF, index & 0xFFFFF) + payload
+
+
+def erspan3(payload, session=1, vlan=0, timestamp=0, platform=None):
+    """ERSPAN type III header (12 bytes): version 2, VLAN, session id, timestamp, SGT,
+    then the flags (the O bit: an 8-byte platform subheader, ``platform``, follows);
+    GRE protocol 0x22eb."""
+    flags = 1 if platform is not None else 0
+    return (_ERSPAN3.pack(0x2000 | vlan, session & 0x3FF, timestamp, 0, flags)
+            + (platform or b"") + payload)
 
 
 # --- capture files -----------------------------------------------------------

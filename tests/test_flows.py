@@ -251,6 +251,35 @@ class OtherTrafficTest(unittest.TestCase):
         self.assertEqual((udp[0]["packets"], udp[0]["bytes"]), (5, 5 * len(dns)))
         self.assertEqual({udp[0]["a"], udp[0]["b"]}, {"10.0.0.1:5353", "10.0.0.2:53"})
 
+    def test_a_tunnel_counts_its_outer_flow_and_shows_the_inner_one(self):
+        mon = TrafficMonitor(Options(interface_name=lambda i: "eth0"))
+        inner = b.eth(b.ip4(b.tcp(b"GET", sport=40001, dport=80, flags="PA"),
+                            src="10.9.0.1", dst="10.9.0.2"), src="02:09:00:00:00:01")
+        vxlan = b.eth(b.ip4(b.udp(b.vxlan(inner), sport=50000, dport=4789), proto=17))
+        ping6 = b.ip6(b.icmp6(type=128), src="fd00:9::1", dst="fd00:9::2", nxt=58)
+        gtp = b.eth(b.ip4(b.udp(b.gtpu(ping6), sport=2152, dport=2152), proto=17))
+        plain = b.eth(b.ip4(b.udp(b"q", sport=5353, dport=53), proto=17))
+        for frame in (vxlan, vxlan, gtp, plain):
+            self.feed(mon, frame)
+        snap = mon.snapshot()
+        self.assertEqual(snap["tcp"], [])
+        other = snap["other"]
+        self.assertEqual([o["text"] for o in other], [
+            "VXLAN carrying TCP", "VXLAN carrying TCP", "GTP-U carrying ICMPv6", "UDP"])
+        self.assertEqual(other[0]["inner"], {"tunnel": "VXLAN", "proto": "TCP",
+                                             "src": "10.9.0.1:40001", "dst": "10.9.0.2:80"})
+        self.assertEqual(other[2]["inner"], {"tunnel": "GTP-U", "proto": "ICMPv6",
+                                             "src": "fd00:9::1", "dst": "fd00:9::2"})
+        self.assertNotIn("inner", other[3])
+        # the outer flow, as iptraf counts it: both tunnels between the same two hosts,
+        # with the inner flow of the latest tunnelled packet
+        (tunnels,) = [f for f in snap["flows"] if f["a"] == "10.0.0.1"]
+        self.assertEqual((tunnels["proto"], tunnels["b"], tunnels["packets"]),
+                         ("UDP", "10.0.0.2", 3))
+        self.assertEqual(tunnels["inner"], other[2]["inner"])
+        (dns,) = [f for f in snap["flows"] if f["a"] != "10.0.0.1"]
+        self.assertNotIn("inner", dns)
+
     def test_icmp_names(self):
         self.assertEqual(icmp_text(8, 0), "echo request")
         self.assertEqual(icmp_text(11, 0), "time exceeded (in transit)")

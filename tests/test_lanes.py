@@ -74,6 +74,15 @@ class LaneTest(unittest.TestCase):
             with self.subTest(name):
                 self.assertSameState(frames, name)
 
+    def test_every_encapsulation_capture(self):
+        # tests/data/encap: tunnels on UDP ports the lanes must leave to the decoder
+        folder = os.path.join(_TESTS, "data", "encap")
+        for name in sorted(n for n in os.listdir(folder) if n.endswith(".pcap")):
+            frames, exc = corpus.read_frames(os.path.join(folder, name))
+            self.assertIsNone(exc)
+            with self.subTest(name):
+                self.assertSameState(frames, name)
+
     def test_mutated_frames_with_directions_interfaces_and_ticks(self):
         rng = random.Random(20261204)
         seeds = seed_frames()                   # every link type the decoder knows

@@ -432,6 +432,9 @@ def _conversation():
         b.eth(b.ip4(b.icmp(type=3, code=3), src=S, dst=C, proto=1)),
         b.eth(b.arp(op=1, spa="10.0.0.1", tpa="10.0.0.9"), type=0x0806, pad=True),
         b.eth(b.ip6(b.tcp(sport=1, dport=2), src="fd00::1", dst="fd00::2"), type=0x86DD),
+        b.eth(b.ip4(b.udp(b.vxlan(b.eth(b.ip4(b.tcp(sport=7, dport=8), src="10.9.0.1",
+                                              dst="10.9.0.2"))),
+                          sport=50000, dport=4789), proto=17)),          # a tunnel
     ]
     return [((i + 1) * SEC // 10, frame) for i, frame in enumerate(frames)]
 
@@ -467,6 +470,8 @@ _EXPECTED_TEXT = [
     "mac 02:00:00:00:00:01",
     "2025-11-24T16:00:01.900000+00:00 TCP; eth0; 74 bytes; from [fd00::1]:1 to [fd00::2]:2; "
     "first packet (SYN)",
+    "2025-11-24T16:00:02.000000+00:00 VXLAN; eth0; 104 bytes; from 10.0.0.1 to 10.0.0.2; "
+    "VXLAN carrying TCP; inner TCP from 10.9.0.1:7 to 10.9.0.2:8",
     "2025-11-24T16:00:03.000000+00:00 TCP; eth0; from 10.0.0.2:80 to 10.0.0.1:40003; active; "
     "1 packets, 64 bytes, avg flow rate n/a; opposite direction 0 packets, 0 bytes, "
     "avg flow rate n/a",
@@ -523,6 +528,10 @@ _EXPECTED_JSON = [
      "kind": "arp-new-station", "state": "ended", "ip": "10.0.0.1",
      "mac": "02:00:00:00:00:01", "first": 1764000001.8, "last": 1764000001.8, "count": 1},
     _tcp_json(1.9, "tcp_first", 74, "[fd00::1]:1", "[fd00::2]:2", syn=True),
+    {"time": "2025-11-24T16:00:02.000000+00:00", "ts": 1764000002.0, "event": "other",
+     "iface": "eth0", "proto": "VXLAN", "text": "VXLAN carrying TCP", "bytes": 104,
+     "src": "10.0.0.1", "dst": "10.0.0.2",
+     "inner": {"tunnel": "VXLAN", "proto": "TCP", "src": "10.9.0.1:7", "dst": "10.9.0.2:8"}},
     _tcp_json(3.0, "tcp_active", None, "10.0.0.2:80", "10.0.0.1:40003",
               flow=_flow(1, 64), opposite=_flow(0, 0)),
     _tcp_json(3.0, "tcp_active", None, "[fd00::1]:1", "[fd00::2]:2",

@@ -19,6 +19,8 @@ from netns import IPTRAF, reap, require_live, sh
 from terminal import Terminal, require_tmux
 
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "sample.pcap")
+ENCAP_VXLAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "encap",
+                           "vxlan-live.pcap")
 
 
 class ScreenTestCase(unittest.TestCase):
@@ -201,6 +203,21 @@ class TestTrafficScreen(ScreenTestCase):
         term.keys("a")
         screen = term.wait_for("Other traffic by address pair")
         term.keys("w", "Down", "End", "Home")
+        self.assertCleanExit(term)
+
+    def test_a_tunnel_shows_the_flow_inside(self):
+        # TCP, UDP and pings through VXLAN on 4789 and 8472 (tests/data/make_encap.py):
+        # the outer flow counted, each entry followed by the inner one
+        term = self.start("-r", ENCAP_VXLAN, "-n", "-i", "all", cols=100, rows=40)
+        screen = term.wait_for("end of file")
+        self.assertIn("TCP 0 Other 29", screen)
+        self.assertIn("VXLAN carrying ICMP (92 bytes) from 10.217.0.2 to 10.217.0.1", screen)
+        self.assertIn("  inside VXLAN: ICMP 10.64.0.2 to 10.64.0.1", screen)
+        self.assertIn("  inside VXLAN: UDP 10.64.0.2:5300 to 10.64.0.1:", screen)
+        term.keys("a")
+        screen = term.wait_for("Other traffic by address pair (1)")
+        self.assertIn("29 pkts  3298 bytes", _row(screen, "10.217.0.1 <-> 10.217.0.2"))
+        self.assertIn("  inside VXLAN: ICMP 10.64.0.2 to 10.64.0.1", screen)
         self.assertCleanExit(term)
 
     def test_resizing_while_a_screen_runs(self):

@@ -89,6 +89,7 @@ from ..decoding.packet import (
     DATA, DPORT, ERROR, ETH_DST, ETH_SRC, ETHERTYPE, IFINDEX, IP6_DST, IP_DST, IP_HDR, LEN,
     LINKTYPE, PKTTYPE, PROTO, SPORT, TS, TUNNEL,
 )
+from ..decoding.transport import UDP_TUNNEL_PORTS
 from .tables import page_of, stalest
 
 __all__ = ["GeneralStats", "DetailedStats", "ServiceStats", "SizeStats", "LanStats"]
@@ -102,7 +103,8 @@ _LIMITED_BROADCAST = b"\xff\xff\xff\xff"
 _DIRECTION = {0: 1, 1: 1, 2: 1, 3: 1, 4: 2}
 
 # record[TUNNEL] -> the protocol of the outer packet that carries the tunnel
-_TUNNEL_PROTO = {4: 4, 41: 41, 47: 47, 4789: 17, 6081: 17}
+_TUNNEL_PROTO = dict.fromkeys(UDP_TUNNEL_PORTS, 17)
+_TUNNEL_PROTO.update({4: 4, 41: 41, 47: 47})
 
 # link types whose record[ETH_SRC] is the frame's own sender: Ethernet (1), 802.11 under
 # radiotap (127), Linux cooked (113, 276: the sender only); of these, Ethernet and 802.11

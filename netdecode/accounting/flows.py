@@ -24,7 +24,10 @@ such a FIN is not yet acknowledged, ``IDLE`` when the connection has been silent
 removed ``options.closed_lifetime`` seconds after it got there.
 
 A packet whose transport header sits inside a tunnel (record[TUNNEL]) is logged as the
-tunnel's traffic: its outer addresses and inner ports belong to different headers.
+tunnel's traffic: its outer addresses and inner ports belong to different headers.  Its
+entry and its flow keep the outer packet's addresses, as iptraf counts them, and the
+inner flow beside them (the ``inner`` key: the carried packet's protocol and ends; in
+``flows``, of the latest tunnelled packet).
 Every table holds at most ``options.max_entries``; when full, the stalest sixteenth is
 evicted (amortised O(1) per packet) and counted.
 """
@@ -33,10 +36,11 @@ import socket
 import struct
 
 from ..decoding.packet import (
-    ARP_OP, ARP_SHA, ARP_SPA, ARP_TPA, DATA, DPORT, ETH_DST, ETH_SRC, ETHERTYPE, ICMP6_CODE,
-    ICMP6_TYPE, ICMP_CODE, ICMP_TYPE, IFINDEX, IP6_DST, IP6_NXT, IP6_PLEN, IP6_SRC, IP_DST,
-    IP_HDR, IP_LEN, IP_PROTO, IP_SRC, LEN, LLC_DSAP, LLC_SAP_NAMES, PROTO, SPORT, TCP_ACK,
-    TCP_FLAGS, TCP_LEN, TCP_SEQ, TCP_WIN, TS, TUNNEL, ethertype_name, ipproto_name,
+    ARP_OP, ARP_SHA, ARP_SPA, ARP_TPA, DATA, DPORT, ETH_DST, ETH_SRC, ETHERTYPE, ICMP6_CODE, ICMP6_TYPE,
+    ICMP_CODE, ICMP_TYPE, IFINDEX, INNER_DPORT, INNER_DST, INNER_PROTO, INNER_SPORT, INNER_SRC,
+    IP6_DST, IP6_NXT, IP6_PLEN, IP6_SRC, IP_DST, IP_HDR, IP_LEN, IP_PROTO, IP_SRC, LEN, LLC_DSAP,
+    LLC_SAP_NAMES, PROTO, SPORT, TCP_ACK, TCP_FLAGS, TCP_LEN, TCP_SEQ, TCP_WIN, TS, TUNNEL,
+    ethertype_name, ipproto_name,
 )
 from ..decoding import shapes
 from ..decoding.decode import decode
@@ -74,7 +78,8 @@ _ICMP6_TYPES = {
 _UNREACH6_CODES = {0: "no route", 1: "administratively prohibited", 2: "beyond scope",
                    3: "address", 4: "port", 5: "source policy failed", 6: "reject route"}
 _ARP_OPS = {1: "request", 2: "reply", 3: "RARP request", 4: "RARP reply"}
-_TUNNELS = {4: "IPIP", 41: "IPv6-in-IP", 47: "GRE", 4789: "VXLAN", 6081: "Geneve"}
+_TUNNELS = {4: "IPIP", 41: "IPv6-in-IP", 47: "GRE", 4789: "VXLAN", 8472: "VXLAN",
+            6081: "Geneve", 2152: "GTP-U"}
 
 
 def flags_text(flags):
@@ -430,6 +435,9 @@ class TrafficMonitor:
         tunnel = r[TUNNEL]
         if tunnel is not None:
             sport = dport = None
+            # the log entry's tunnel slot: the kind, and the inner flow when one was read
+            tunnel = (tunnel, r[INNER_PROTO], r[INNER_SRC], r[INNER_SPORT], r[INNER_DST],
+                      r[INNER_DPORT])
         if src is None:                     # not IP: ARP, or by ethertype / LLC
             src, dst = r[ETH_SRC], r[ETH_DST]
             proto = (r[ETHERTYPE], r[LLC_DSAP])
@@ -446,10 +454,11 @@ class TrafficMonitor:
         """One entry of the other-traffic log: logged, and counted in its flow.
 
         A flow is one direction (as flow export wants them; the snapshot pairs them):
-        ``[packets, bytes, ip bytes, first, last]``, keyed by the interface, the protocol
-        (a tunnel's: its outer one, 17 for UDP tunnels), and the addresses and ports; for
-        ICMP and ICMPv6 the destination port's place holds type << 8 | code, as NetFlow
-        keys them."""
+        ``[packets, bytes, ip bytes, first, last, tunnel]``, keyed by the interface, the
+        protocol (a tunnel's: its outer one, 17 for UDP tunnels), and the addresses and
+        ports; for ICMP and ICMPv6 the destination port's place holds type << 8 | code, as
+        NetFlow keys them.  ``tunnel`` is the tunnel slot of the latest tunnelled packet's
+        entry (what it carried), None for a flow of plain packets."""
         (ts, ifindex, size, proto, tunnel, src, dst, sport, dport, icmp_type, icmp_code,
          icmp6_type, icmp6_code, _, _, _, octets) = entry
         log = self.log
@@ -460,7 +469,7 @@ class TrafficMonitor:
             return
         if sport is None:
             if tunnel is not None:
-                proto = tunnel if tunnel < 256 else 17
+                proto = tunnel[0] if tunnel[0] < 256 else 17
             elif icmp_type is not None:
                 dport = icmp_type << 8 | icmp_code
                 if icmp_type == 8:
@@ -475,13 +484,15 @@ class TrafficMonitor:
         if flow is None:
             if len(self.flows) >= self._max:
                 self.evicted_flows += self._evict("flows", self.flows, _flow_age)
-            self.flows[key] = [1, size, octets or 0, ts, ts]
+            self.flows[key] = [1, size, octets or 0, ts, ts, tunnel]
         else:
             flow[0] += 1
             flow[1] += size
             if octets is not None:
                 flow[2] += octets
             flow[4] = ts
+            if tunnel is not None:
+                flow[5] = tunnel
 
     # time
 
@@ -649,10 +660,11 @@ def _conn_ends(item, hosts):
 
 def _paired(flows):
     """The flows of both directions of a pair as one: (ifindex, proto, lo addr, lo port,
-    hi addr, hi port) -> [packets, bytes, first, last], ICMP's types dropped."""
+    hi addr, hi port) -> [packets, bytes, first, last, tunnel], ICMP's types dropped, the
+    tunnel slot the later direction's."""
     out = {}
     get = out.get
-    for (ifindex, proto, src, sport, dst, dport), (packets, size, _, first, last) in (
+    for (ifindex, proto, src, sport, dst, dport), (packets, size, _, first, last, tunnel) in (
             flows.items()):
         if sport is None:
             dport = None
@@ -662,7 +674,7 @@ def _paired(flows):
             key = (ifindex, proto, dst, dport, src, sport)
         pair = get(key)
         if pair is None:
-            out[key] = [packets, size, first, last]
+            out[key] = [packets, size, first, last, tunnel]
         else:
             pair[0] += packets
             pair[1] += size
@@ -670,17 +682,33 @@ def _paired(flows):
                 pair[2] = first
             if last is not None and (pair[3] is None or last > pair[3]):
                 pair[3] = last
+                if tunnel is not None:
+                    pair[4] = tunnel
+            elif pair[4] is None:
+                pair[4] = tunnel
     return out
 
 
 def _flow_rows(items, name, ends):
     protos = _cached(_proto_name)
-    for key, (packets, size, first, last) in items:
+    for key, (packets, size, first, last, tunnel) in items:
         ifindex, proto, lo_addr, lo_port, hi_addr, hi_port = key
-        yield {"proto": protos(proto), "iface": name(ifindex),
+        row = {"proto": protos(proto), "iface": name(ifindex),
                "a": ends((lo_addr, lo_port)), "b": ends((hi_addr, hi_port)),
                "packets": packets, "bytes": size,
                "first": _seconds(first), "last": _seconds(last)}
+        if tunnel is not None:
+            _put_inner(row, tunnel)
+        yield row
+
+
+def _put_inner(out, tunnel):
+    """The ``inner`` key of a tunnelled entry: what the tunnel carries, when known."""
+    kind, proto, src, sport, dst, dport = tunnel
+    if src is not None:
+        out["inner"] = {"tunnel": _TUNNELS.get(kind, ipproto_name(kind)),
+                        "proto": _proto_name(proto), "src": endpoint_text(src, sport),
+                        "dst": endpoint_text(dst, dport)}
 
 
 def _conn_total(conn, field):
@@ -796,8 +824,9 @@ def log_entry_json(entry, name):
             text = "ARP %s" % op
         kind = "ARP"
     elif tunnel is not None:
-        kind = _TUNNELS.get(tunnel, ipproto_name(tunnel))
-        text = "%s carrying %s" % (kind, _proto_name(proto))
+        kind = _TUNNELS.get(tunnel[0], ipproto_name(tunnel[0]))
+        text = "%s carrying %s" % (kind, _proto_name(
+            tunnel[1] if tunnel[1] is not None else proto))
     elif icmp_type is not None and proto == 1:
         kind, text = "ICMP", icmp_text(icmp_type, icmp_code)
     elif icmp6_type is not None and proto == 58:
@@ -810,4 +839,6 @@ def log_entry_json(entry, name):
         out["src"] = _endpoint_or_mac(src, sport)
     if dst is not None:
         out["dst"] = _endpoint_or_mac(dst, dport)
+    if tunnel is not None:
+        _put_inner(out, tunnel)
     return out

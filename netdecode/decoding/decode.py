@@ -21,7 +21,8 @@ from .ip import IPPROTO_DECODERS, NETWORK_DECODERS
 from .layer import NEXT_ETHERTYPE, NEXT_IPPROTO, NEXT_LINK
 from .link import ETHERTYPE_DECODERS, LINK_DECODERS
 from .packet import (
-    DATA, ERROR, ETHERTYPE, FIELDS, IFINDEX, LEN, LINKTYPE, LLC_DSAP, PKTTYPE, PROTO, TS,
+    DATA, ERROR, ETHERTYPE, FIELDS, IFINDEX, INNER_PROTO, INNER_SRC, LEN, LINKTYPE, LLC_DSAP,
+    PKTTYPE, PROTO, TS,
 )
 from .transport import TRANSPORT_DECODERS, UDP_TUNNEL_PORTS
 
@@ -77,8 +78,12 @@ def decode_layers(ts, ifindex, pkttype, linktype, data, wirelen):
         if decoder is None:
             break
         kind, key, off, end = decoder(f, data, off, end)
-    if f[PROTO] is None and last_proto is not None:
-        f[PROTO] = last_proto
+    if last_proto is not None:
+        # a protocol with no decoder of its own (OSPF, ESP...) ends the walk
+        if f[PROTO] is None:
+            f[PROTO] = last_proto
+        if f[INNER_SRC] is not None and f[INNER_PROTO] is None:
+            f[INNER_PROTO] = last_proto
     return tuple(f)
 
 

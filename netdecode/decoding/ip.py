@@ -12,14 +12,16 @@ mobility (RFC 6275, a final header) are walked as IP protocols so that any order
 
 Tunnels: IP-in-IP (4), IPv6-in-IP (41) in either family, and GRE (RFC 2784/2890, and
 the enhanced GRE of PPTP, RFC 2637) with checksum, key, sequence and acknowledgment,
-carrying any ethertype (IPv4, IPv6, transparent Ethernet, PPP, ERSPAN II/III).
+carrying any ethertype (IPv4, IPv6, transparent Ethernet, PPP, MPLS, ERSPAN types I,
+II and III).
 """
 import struct
 
 from .layer import NEXT_ETHERTYPE, NEXT_IPPROTO, NEXT_LINK, STOP, fail, short
 from .packet import (
-    ARP_OP, ARP_SHA, ARP_SPA, ARP_TPA, DATA, ETH_P_IP, ETH_P_IPV6, FRAGMENT, IP6_DST, IP6_NXT,
-    IP6_PLEN, IP6_SRC, IP_DST, IP_HDR, IP_LEN, IP_OFF, IP_PROTO, IP_SRC, IP_TTL, PROTO, TUNNEL,
+    ARP_OP, ARP_SHA, ARP_SPA, ARP_TPA, DATA, ETH_P_IP, ETH_P_IPV6, FRAGMENT, INNER_DPORT, INNER_DST,
+    INNER_PROTO, INNER_SPORT, INNER_SRC, IP6_DST, IP6_NXT, IP6_PLEN, IP6_SRC, IP_DST, IP_HDR,
+    IP_LEN, IP_OFF, IP_PROTO, IP_SRC, IP_TTL, PROTO, TUNNEL,
 )
 
 __all__ = ["NETWORK_DECODERS", "IPPROTO_DECODERS", "ipv4_checksum_ok"]
@@ -75,14 +77,30 @@ def _ipv4(f, buf, off, end):
         f[IP_PROTO] = proto
         f[IP_TTL] = ttl
         f[IP_OFF] = frag
+    if f[TUNNEL] is not None:
+        _inner_ip(f, src, dst)
     if frag & 0x3FFF:
         f[FRAGMENT] = True
         if frag & 0x1FFF:
-            if f[PROTO] is None:
-                f[PROTO] = proto  # a later fragment: no next header to read
+            _later_fragment(f, proto)
             return STOP
     # the payload ends where the header says, or sooner where the layer below ends
     return NEXT_IPPROTO, proto, off + hlen, min(off + total, end)
+
+
+def _inner_ip(f, src, dst):
+    """An IP header inside a tunnel: the innermost so far, what it carries not yet read."""
+    f[INNER_SRC] = src
+    f[INNER_DST] = dst
+    f[INNER_PROTO] = f[INNER_SPORT] = f[INNER_DPORT] = None
+
+
+def _later_fragment(f, proto):
+    """A fragment past the first: its protocol is known, no next header to read."""
+    if f[PROTO] is None:
+        f[PROTO] = proto
+    if f[TUNNEL] is not None:
+        f[INNER_PROTO] = proto
 
 
 def _ipv4_partial(f, buf, off, have):
@@ -134,6 +152,8 @@ def _ipv6(f, buf, off, end):
         f[IP6_DST] = dst
         f[IP6_NXT] = nxt
         f[IP6_PLEN] = plen
+    if f[TUNNEL] is not None:
+        _inner_ip(f, src, dst)
     off += _IPV6.size
     if plen or nxt != 0:
         end = min(off + plen, end)
@@ -168,10 +188,12 @@ def _ext_len(f, buf, off, end, what, unit, extra):
 
 
 def _options(f, buf, off, size, what):
-    """Walk the TLV options of a hop-by-hop or destination options header.
+    """Walk the TLV options of a hop-by-hop or destination options header; the jumbo
+    payload length when the option is there, else -1.
 
-    Returns the jumbo payload length when the option is there, -1 when there is none,
-    or None (recorded as the error) when an option runs past the header.
+    An option that runs past the header is recorded as the error, and the walk goes on
+    to the next header all the same: the header's length byte frames it (RFC 8200 4.3,
+    4.6), whatever an option inside says, and Wireshark reads on the same way.
     """
     pos, stop, jumbo = off + 2, off + size, -1
     while pos < stop:
@@ -181,7 +203,7 @@ def _options(f, buf, off, size, what):
             continue
         if pos + 2 > stop or pos + 2 + buf[pos + 1] > stop:
             fail(f, what, off, "option 0x%02x at offset %d runs past the header" % (opt, pos))
-            return None
+            return -1
         if opt == _JUMBO_OPTION and buf[pos + 1] == 4:
             jumbo = _U32.unpack_from(buf, pos + 2)[0]
         pos += 2 + buf[pos + 1]
@@ -194,8 +216,6 @@ def _hopopts(f, buf, off, end):
     if size is None:
         return STOP
     jumbo = _options(f, buf, off, size, what)
-    if jumbo is None:
-        return STOP
     if jumbo >= 0 and f[IP6_PLEN] == 0:
         end = off + jumbo     # the jumbo length counts from the end of the fixed header
     return NEXT_IPPROTO, buf[off], off + size, end
@@ -204,8 +224,9 @@ def _hopopts(f, buf, off, end):
 def _dstopts(f, buf, off, end):
     what = "IPv6 destination options header"
     size = _ext_len(f, buf, off, end, what, 8, 1)
-    if size is None or _options(f, buf, off, size, what) is None:
+    if size is None:
         return STOP
+    _options(f, buf, off, size, what)
     return NEXT_IPPROTO, buf[off], off + size, end
 
 
@@ -224,8 +245,7 @@ def _frag6(f, buf, off, end):
     if offlg & 0xFFF9:        # an offset or more fragments: part of a larger datagram
         f[FRAGMENT] = True
     if offlg >> 3:
-        if f[PROTO] is None:
-            f[PROTO] = nxt
+        _later_fragment(f, nxt)
         return STOP
     return NEXT_IPPROTO, nxt, off + _FRAG6.size, end
 
@@ -279,7 +299,8 @@ def _gre(f, buf, off, end):
     if f[TUNNEL] is None:
         f[TUNNEL] = 47
     if ptype == _ETH_P_ERSPAN2:
-        return _erspan(f, buf, off, end, 8)
+        # type II has a sequence number in GRE and an 8-byte header; type I neither
+        return _erspan(f, buf, off, end, 8 if flags & 0x1000 else 0)
     if ptype == _ETH_P_ERSPAN3:
         if len(buf) - off < 12:
             return short(f, "ERSPAN header", off, len(buf) - off, 12)

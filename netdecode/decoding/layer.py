@@ -13,7 +13,9 @@ A layer decoder is ``decoder(f, buf, off, end) -> (kind, key, off, end)``:
   ``(NEXT_ETHERTYPE, ethertype, ...)``, ``(NEXT_IPPROTO, protocol, ...)`` or ``STOP``.
 
 A malformed or truncated layer records why in ``f[ERROR]`` and returns ``STOP``; it never
-raises.  Everything decoded before that point stays in the record.
+raises.  Everything decoded before that point stays in the record.  A malformed part that
+does not move the offset on (an IPv6 option inside a header whose own length is sound) is
+recorded the same way, and the walk goes on past it, as Wireshark's does.
 """
 from .packet import ERROR
 

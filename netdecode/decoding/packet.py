@@ -10,9 +10,15 @@ times the cost) and appends a constant tail of ``None``.
 
 Fields that do not apply are ``None``.  With tunnels every field keeps its *first
 occurrence*, outermost first, as Wireshark's first-occurrence fields do: the IPv4
-fields are the outermost IPv4 header, the IPv6 fields the outermost IPv6 header, the
-transport fields the first transport header found (inside IP-in-IP, GRE, VXLAN...).
-Headers quoted inside ICMP errors are not decoded: they are not this packet's ports.
+fields are the outermost IPv4 header, the IPv6 fields the outermost IPv6 header,
+``proto``, the ports and ``udp_len`` the first transport header found (inside IP-in-IP
+and GRE: the inner packet's; over a UDP tunnel: the outer UDP header), the ``tcp_*``
+fields the first TCP header (inside a UDP tunnel too: Wireshark's ``tcp.*`` beside the
+outer ``udp.*``).  The ``inner_*`` fields say what a tunnel carries: the innermost IP
+header's addresses and its transport header, so that the inner flow of a VXLAN or GTP-U
+packet is there to show and the first TCP header's ports (``inner_sport`` when
+``proto`` is UDP) are not lost.  Headers quoted inside ICMP errors are not decoded:
+they are not this packet's ports.
 
 Addresses stay ``bytes`` (6 for MAC, 4 or 16 for IP); text is the display's business.
 Constants keep the Linux header names so that they grep-match the kernel headers.
@@ -28,6 +34,7 @@ __all__ = [
     "PROTO", "SPORT", "DPORT", "TCP_FLAGS", "TCP_WIN", "TCP_SEQ", "TCP_ACK", "TCP_LEN", "UDP_LEN",
     "LLC_DSAP", "FRAGMENT", "TUNNEL", "ICMP_TYPE", "ICMP_CODE", "ICMP6_TYPE", "ICMP6_CODE",
     "ARP_OP", "ARP_SPA", "ARP_TPA", "ARP_SHA", "ERROR",
+    "INNER_SRC", "INNER_DST", "INNER_PROTO", "INNER_SPORT", "INNER_DPORT",
     "PACKET_HOST", "PACKET_BROADCAST", "PACKET_MULTICAST", "PACKET_OTHERHOST",
     "PACKET_OUTGOING",
     "ETH_P_IP", "ETH_P_IPV6", "ETH_P_ARP", "ETH_P_RARP", "ETH_P_8021Q", "ETH_P_8021AD",
@@ -64,7 +71,7 @@ FIELDS = (
     # the first transport header
     "proto",       # its IP protocol number, after IPv6 extension headers, AH and tunnels
     "sport", "dport",   # TCP, UDP, UDP-Lite, SCTP or DCCP ports; not on later fragments
-    "tcp_flags",   # the 12 flag bits (AE is 0x100)
+    "tcp_flags",   # the first TCP header's: the 12 flag bits (AE is 0x100)
     "tcp_win", "tcp_seq", "tcp_ack",
     "tcp_len",     # payload length from the IP lengths (what the headers claim); not on fragments
     "udp_len",     # the UDP length field as written
@@ -72,12 +79,16 @@ FIELDS = (
     "llc_dsap",    # 802.2 DSAP of an 802.3 frame without SNAP (STP is 0x42)
     "fragment",    # True when this is a fragment of a larger IPv4 or IPv6 datagram
     "tunnel",      # the first encapsulation decoded through (IP protocol 4, 41 or 47, or
-                   # UDP port 4789 or 6081): then the transport fields are the inner
-                   # packet's and the address fields the outer one's
+                   # a UDP port of transport.UDP_TUNNEL_PORTS): the address fields are
+                   # the outer packet's, the inner_* fields the carried packet's
     "icmp_type", "icmp_code", "icmp6_type", "icmp6_code",   # the first ICMP / ICMPv6 header
     "arp_op", "arp_spa", "arp_tpa",                         # ARP and RARP
     "arp_sha",     # the sender's hardware address (arpwatch's, which a spoofer sets)
     "error",       # text: which layer, at which offset, what was wrong; None when all was well
+    # what a tunnel carries (None without one): the innermost IP header decoded
+    "inner_src", "inner_dst",   # its addresses (4 or 16 bytes)
+    "inner_proto",              # its protocol, after extension headers
+    "inner_sport", "inner_dport",   # the ports of its TCP, UDP, SCTP... header
 )
 
 Packet = collections.namedtuple("Packet", FIELDS)
@@ -88,7 +99,8 @@ Packet = collections.namedtuple("Packet", FIELDS)
  IP6_SRC, IP6_DST, IP6_NXT, IP6_PLEN,
  PROTO, SPORT, DPORT, TCP_FLAGS, TCP_WIN, TCP_SEQ, TCP_ACK, TCP_LEN, UDP_LEN,
  LLC_DSAP, FRAGMENT, TUNNEL, ICMP_TYPE, ICMP_CODE, ICMP6_TYPE, ICMP6_CODE,
- ARP_OP, ARP_SPA, ARP_TPA, ARP_SHA, ERROR) = range(len(FIELDS))
+ ARP_OP, ARP_SPA, ARP_TPA, ARP_SHA, ERROR,
+ INNER_SRC, INNER_DST, INNER_PROTO, INNER_SPORT, INNER_DPORT) = range(len(FIELDS))
 
 # linux/if_packet.h
 PACKET_HOST = 0

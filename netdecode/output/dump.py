@@ -7,15 +7,18 @@ The key set is a contract (DESIGN.md, ``../shared/tools/conform.py``): ``n``, ``
 ``tcp_len``, ``udp_sport``, ``udp_dport``, ``udp_len``, ``icmp_type``, ``icmp_code``,
 ``icmp6_type``, ``icmp6_code``, ``arp_op``, ``error``, and ``iface`` (the interface's
 name, when known) and ``dir`` (``in`` or ``out``, when known); a key that does not apply
-is left out.  ``ts`` is seconds with nine decimals, exact from the integer nanoseconds.
+is left out.  A frame with both a UDP and a TCP header (TCP in VXLAN, Geneve, GTP-U) has
+both sets: ``udp_*`` the outer header's, ``tcp_*`` the inner one's, as Wireshark's
+first-occurrence fields.  ``ts`` is seconds with nine decimals, exact from the integer nanoseconds.
 """
 import json
 import socket
 
 from ..decoding.packet import (
     ARP_OP, DATA, DPORT, ERROR, ETH_DST, ETH_SRC, ICMP6_CODE, ICMP6_TYPE, ICMP_CODE,
-    ICMP_TYPE, IP6_DST, IP6_NXT, IP6_PLEN, IP6_SRC, IP_DST, IP_LEN, IP_OFF, IP_PROTO, IP_SRC,
-    IFINDEX, IP_TTL, LEN, PACKET_OUTGOING, PKTTYPE, PROTO, SPORT, TCP_FLAGS, TCP_LEN, TCP_WIN, TS, UDP_LEN, VLAN,
+    ICMP_TYPE, IFINDEX, INNER_DPORT, INNER_PROTO, INNER_SPORT, IP6_DST, IP6_NXT, IP6_PLEN,
+    IP6_SRC, IP_DST, IP_LEN, IP_OFF, IP_PROTO, IP_SRC, IP_TTL, LEN, PACKET_OUTGOING, PKTTYPE,
+    PROTO, SPORT, TCP_FLAGS, TCP_LEN, TCP_WIN, TS, UDP_LEN, VLAN,
 )
 
 __all__ = ["Dumper", "mac_text", "ip_text", "seconds_text"]
@@ -94,13 +97,16 @@ class Dumper:
         if proto == 6:
             _put(d, "tcp_sport", r[SPORT])
             _put(d, "tcp_dport", r[DPORT])
-            _put(d, "tcp_flags", r[TCP_FLAGS])
-            _put(d, "tcp_win", r[TCP_WIN])
-            _put(d, "tcp_len", r[TCP_LEN])
         elif proto == 17:
             _put(d, "udp_sport", r[SPORT])
             _put(d, "udp_dport", r[DPORT])
             _put(d, "udp_len", r[UDP_LEN])
+            if r[INNER_PROTO] == 6:     # the first TCP header, inside a UDP tunnel
+                _put(d, "tcp_sport", r[INNER_SPORT])
+                _put(d, "tcp_dport", r[INNER_DPORT])
+        _put(d, "tcp_flags", r[TCP_FLAGS])
+        _put(d, "tcp_win", r[TCP_WIN])
+        _put(d, "tcp_len", r[TCP_LEN])
         _put(d, "icmp_type", r[ICMP_TYPE])
         _put(d, "icmp_code", r[ICMP_CODE])
         _put(d, "icmp6_type", r[ICMP6_TYPE])

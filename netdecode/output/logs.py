@@ -546,6 +546,9 @@ class TrafficLog:
             parts.append("from %s to %s" % (src or "?", dst or "?"))
         if o["text"] != o["proto"]:
             parts.append(o["text"])
+        inner = o.get("inner")
+        if inner is not None:
+            parts.append("inner %s from %s to %s" % (inner["proto"], inner["src"], inner["dst"]))
         self.logfile.write_line(ts, "; ".join(parts))
 
     def _ts(self, ts):

@@ -165,7 +165,7 @@ class TrafficView(View):
         return rate
 
     def draw_other(self, snap, y, height):
-        app, names = self.app, self.app.names
+        app = self.app
         if self.aggregate:
             entries = snap["flows"]
             heading = "Other traffic by address pair (%d)" % self.other_total
@@ -176,25 +176,57 @@ class TrafficView(View):
         alert = alert_text(snap["alerts"])
         if alert:
             app.put(y, len(heading) + 3, alert, "alert")
-        for i, entry in enumerate(entries):
-            proto = entry["proto"].lower()
-            proto = proto if proto in ("udp", "tcp") else None
-            if self.aggregate:
-                line = "%-8s %s <-> %s  %s pkts  %s bytes  on %s" % (
-                    entry["proto"], names.endpoint(entry["a"], proto),
-                    names.endpoint(entry["b"], proto), entry["packets"], entry["bytes"],
-                    entry["iface"])
-            else:
-                text = entry["text"]
-                if not text.startswith(entry["proto"]):
-                    text = "%s %s" % (entry["proto"], text)
-                line = "%s (%d bytes)" % (text, entry["bytes"])
-                if "src" in entry:
-                    line += " from " + names.endpoint(entry["src"], proto)
-                if "dst" in entry:
-                    line += " to " + names.endpoint(entry["dst"], proto)
-                line += " on %s" % entry["iface"]
+        groups = []
+        for entry in entries:
+            group = [self.other_line(entry)]
+            inner = entry.get("inner")
+            if inner is not None:
+                group.append("  inside " + self.inner_text(inner))
+            groups.append(group)
+        # the detail lines take room: the log keeps its newest entries, the flows their
+        # top ones, each whole
+        following = not self.aggregate and self.other_top is None
+        lines = []
+        for group in reversed(groups) if following else groups:
+            if len(lines) + len(group) > height - 1:
+                break
+            lines = group + lines if following else lines + group
+        for i, line in enumerate(lines):
             app.put(y + 1 + i, 0, " " + line)
+
+    def other_line(self, entry):
+        """An entry of the log, or a flow, as one line."""
+        names = self.app.names
+        proto = _service_proto(entry["proto"])
+        if self.aggregate:
+            return "%-8s %s <-> %s  %s pkts  %s bytes  on %s" % (
+                entry["proto"], names.endpoint(entry["a"], proto),
+                names.endpoint(entry["b"], proto), entry["packets"], entry["bytes"],
+                entry["iface"])
+        text = entry["text"]
+        if not text.startswith(entry["proto"]):
+            text = "%s %s" % (entry["proto"], text)
+        line = "%s (%d bytes)" % (text, entry["bytes"])
+        if "src" in entry:
+            line += " from " + names.endpoint(entry["src"], proto)
+        if "dst" in entry:
+            line += " to " + names.endpoint(entry["dst"], proto)
+        return line + " on %s" % entry["iface"]
+
+    def inner_text(self, inner):
+        """What a tunnel carries: 'VXLAN: TCP 10.0.0.1:40001 to 10.0.0.2:http', the ends
+        named as the screen names them."""
+        names = self.app.names
+        service = _service_proto(inner["proto"])
+        return "%s: %s %s to %s" % (inner["tunnel"], inner["proto"],
+                                    names.endpoint(inner["src"], service),
+                                    names.endpoint(inner["dst"], service))
+
+
+def _service_proto(proto):
+    """The protocol whose service names a port takes ('tcp', 'udp'), else None."""
+    proto = proto.lower()
+    return proto if proto in ("udp", "tcp") else None
 
 
 _ATTACKS = ("syn-flood", "icmp-flood", "port-scan", "host-sweep")
