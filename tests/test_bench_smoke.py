@@ -34,9 +34,9 @@ class BenchSmokeTest(unittest.TestCase):
                               "--records")
         self.assertEqual(rc, 0, err)
         rows = {m.group(1).strip(): int(m.group(2)) for m in _RATE.finditer(out)}
-        self.assertEqual(len(rows), 16, out)
+        self.assertEqual(len(rows), 17, out)
         for name in ("minimal parser", "-i traffic monitor", "-i traffic monitor (record path)",
-                     "-z sizes", "all six together"):
+                     "-z sizes", "all six together", "-i with --export and --metrics"):
             self.assertGreater(rows.get(name, 0), 0, out)
 
     def test_memory(self):

@@ -394,11 +394,12 @@ class BoundsTest(unittest.TestCase):
         self.assertEqual(len(mon.tcp), count)
         per_conn = used / count
         # 400 was the target, 390 reached; flow export's two fields per direction (IP
-        # bytes and the OR of the flags) made it 406, and the detector's two queue
-        # slots for a bare SYN's attempt (kept 5 s, until its answer is judged) 422.
-        # Before 3.8 every tracked object carried an 8-byte larger GC header
-        # (bpo-33597), three per connection here
-        ceiling = 430 if sys.version_info >= (3, 8) else 460
+        # bytes and the OR of the flags) made it 406, and the attack detector 473: a
+        # bare SYN's attempt waits 5 s in its queue (three slots) to be judged, and its
+        # source joins its destination's SYN window (a set, up to 65,536 sources;
+        # every one of these 50,000 SYNs goes to one server).  Before 3.8 every tracked
+        # object carried an 8-byte larger GC header (bpo-33597), three per connection
+        ceiling = 480 if sys.version_info >= (3, 8) else 510
         self.assertLess(per_conn, ceiling, "%.0f bytes per connection" % per_conn)
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ _NS = 10**9
 _STEP = _NS // 10                   # flood windows: 1 s, in 100 ms steps
 _STEPS = 10
 
-PENDING_MAX = 1 << 18               # SYN attempts awaiting their answer
+PENDING_MAX = 1 << 17               # SYN attempts awaiting their answer
 TABLE_MAX = 1 << 16                 # scan pairs, sweep pairs, flood and ARP entries
 ALERTS_MAX = 10000                  # alerts kept (the oldest ended ones go first)
 SOURCES_MAX = 1 << 16               # distinct sources counted per flood
@@ -113,13 +113,16 @@ def _vrrp_or_hsrp(mac):
 class Detector:
     """Watches what the traffic monitor shows it; ``alerts`` is what it found."""
 
-    def __init__(self, thresholds=None):
+    def __init__(self, connections, thresholds=None):
+        self.connections = connections  # the monitor's TCP table, where attempts are judged
         t = self.thresholds = thresholds or Thresholds()
         self._answer = int(t.answer_s * _NS)
         self._window = int(t.window_s * _NS)
         self._quiet = int(t.quiet_s * _NS)
-        # the attempts awaiting an answer: a connection's key then the connection, two
-        # slots each (a tuple per attempt would cost 5 times as much under a flood)
+        # the attempts awaiting an answer: a connection's key, its SYN's time and
+        # whether the lower end sent it, three slots each (the key and the time are the
+        # table's own objects; a tuple per attempt, or holding the connection, would
+        # keep five to twenty times as much under a flood, the evicted connections too)
         self._pending = collections.deque()
         self._scans = {}            # (src, dst) -> _Pair of ports
         self._sweeps = {}           # (src, dport) -> _Pair of hosts
@@ -137,16 +140,53 @@ class Detector:
 
     # fed by the monitor
 
-    def attempt(self, key, conn):
-        """A connection opened by a bare SYN: the monitor's key (lower address, higher
-        address, ifindex << 32 | lower port << 16 | higher port) and the connection,
-        whose ``first`` is the SYN's time and whose A_IS_LO mark says which end sent it."""
+    def attempt(self, key, ts, from_lo):
+        """A connection opened by a bare SYN at ``ts``: the monitor's key (lower address,
+        higher address, ifindex << 32 | lower port << 16 | higher port), and whether the
+        lower end sent it.  Counted at once in its destination's SYN window (every SYN,
+        and its source), and queued to be judged ``answer_s`` later (as many as fit: the
+        judged ones are the sample that gives a flood's completion ratio)."""
+        if ts is None:
+            return
+        lo, hi, ports = key
+        if from_lo:
+            src, where = lo, (hi, ports & 0xFFFF)
+        else:
+            src, where = hi, (lo, ports >> 16 & 0xFFFF)
+        syn = self._syn
+        flood = syn.get(where)
+        if flood is None or flood.__class__ is int:
+            # a destination's first SYN in a second is kept as its time alone (a port
+            # scan makes one per port); a second one within the second makes a window
+            if flood is None and len(syn) >= TABLE_MAX and not self._make_room(syn, "syn"):
+                pass
+            elif flood is None or ts - flood >= _NS:
+                syn[where] = ts
+            else:
+                first, flood = flood, _Flood()
+                flood.steps[first // _STEP] = [1, 0, 0]
+                syn[where] = flood
+        if flood is not None and flood.__class__ is not int:
+            step = ts // _STEP
+            cell = flood.steps.get(step)
+            if cell is None:
+                flood.steps[step] = [1, 0, 0]
+            else:
+                cell[0] += 1
+            if len(flood.sources) < SOURCES_MAX:
+                flood.sources.add(src)
+            flood.last = ts
+            alert = flood.alert
+            if alert is not None and not alert.ended:
+                alert.count += 1
+                alert.last = ts
         pending = self._pending
-        if len(pending) >= 2 * PENDING_MAX:
+        if len(pending) >= 3 * PENDING_MAX:
             self.overflow["attempts"] += 1
             return
         pending.append(key)
-        pending.append(conn)
+        pending.append(ts)
+        pending.append(from_lo)
 
     def echo(self, ts, src, dst):
         """An ICMP or ICMPv6 echo request."""
@@ -164,7 +204,7 @@ class Detector:
         step = ts // _STEP
         cell = flood.steps.get(step)
         if cell is None:
-            flood.steps[step] = [1, 0]
+            flood.steps[step] = [1, 0, 0]
         else:
             cell[0] += 1
         flood.last = ts
@@ -198,21 +238,31 @@ class Detector:
             return
         due = now if final else now - self._answer
         pending = self._pending
+        popleft = pending.popleft
+        connections = self.connections
         touched = set()
-        while pending and (final or pending[1].first is None or pending[1].first <= due):
-            (lo, hi, ports), conn = pending.popleft(), pending.popleft()
-            ts = conn.first
-            if ts is None:
-                continue
-            if conn.marks & 1:                  # flows.A_IS_LO: the SYN came from lo
+        while pending and (final or pending[1] <= due):
+            key, ts, from_lo = popleft(), popleft(), popleft()
+            lo, hi, ports = key
+            if from_lo:
                 src, dst, dport = lo, hi, ports & 0xFFFF
             else:
                 src, dst, dport = hi, lo, ports >> 16 & 0xFFFF
-            answer = conn.b
+            conn = connections.get(key)
+            if conn is not None and conn.first != ts:
+                conn = None                     # gone, and its key taken by another
+            # answered: by more than a lone RST (an evicted connection: unknown, failed)
+            answer = conn.b if conn is not None else None
             answered = answer is not None and answer.packets and not (
-                answer.state == 1 and answer.packets == 1)      # a lone RST
-            completed = answered and conn.packets >= 2
-            self._syn_window(ts, src, dst, dport, completed, touched)
+                answer.state == 1 and answer.packets == 1)
+            flood = self._syn.get((dst, dport))
+            if flood is not None and flood.__class__ is not int:
+                cell = flood.steps.get(ts // _STEP)
+                if cell is not None:
+                    cell[2] += 1                # judged
+                    if answered and conn.packets >= 2:
+                        cell[1] += 1            # and the handshake completed
+                    touched.add((dst, dport))
             if not answered:
                 self._failed(ts, src, dst, dport)
         for key in touched:
@@ -224,37 +274,17 @@ class Detector:
             self._expire(now)
             self._next_expiry = now + 10 * _NS
 
-    def _syn_window(self, ts, src, dst, dport, completed, touched):
-        key = (dst, dport)
-        flood = self._syn.get(key)
-        if flood is None:
-            if len(self._syn) >= TABLE_MAX:
-                self.overflow["syn"] += 1
-                return
-            flood = self._syn[key] = _Flood()
-        step = ts // _STEP
-        cell = flood.steps.get(step)
-        if cell is None:
-            cell = flood.steps[step] = [0, 0]
-        cell[0] += 1
-        if completed:
-            cell[1] += 1
-        if len(flood.sources) < SOURCES_MAX:
-            flood.sources.add(src)
-        flood.last = ts
-        alert = flood.alert
-        if alert is not None and not alert.ended:
-            alert.count += 1
-            alert.last = ts
-        touched.add(key)
-
     def _syn_check(self, key):
+        """A destination whose judged attempts came in: a flood when one of its
+        1-second windows holds ``syn_rate`` SYNs and fewer than 20% of the judged ones
+        completed their handshake."""
         flood = self._syn[key]
-        busiest = _busiest(flood.steps)
+        _trim(flood.steps, 2 * self._answer // _NS + 2)
+        busiest = _busiest(flood.steps, judged_only=True)
         if busiest is None:
             return
-        start, syns, completed = busiest
-        if syns >= self.thresholds.syn_rate and completed < 0.2 * syns:
+        start, syns, completed, judged = busiest
+        if syns >= self.thresholds.syn_rate and judged and completed < 0.2 * judged:
             alert = flood.alert
             if alert is None or alert.ended:
                 alert = flood.alert = self._raise(
@@ -263,11 +293,11 @@ class Detector:
                                   if step >= start)
                 alert.last = flood.last
             alert.sources = flood.sources
-        _trim(flood.steps)
 
     def _icmp_check(self, dst, entry):
         flood, source = entry
         busiest = _busiest(flood.steps)
+        _trim(flood.steps, 2)
         if busiest is not None and busiest[1] >= self.thresholds.icmp_rate:
             alert = flood.alert
             if alert is None or alert.ended:
@@ -278,7 +308,6 @@ class Detector:
                                   if step >= start)
                 alert.last = flood.last
             alert.sources = source      # the one source, or None for several
-        _trim(flood.steps)
         if not flood.steps and (flood.alert is None or flood.alert.ended):
             del self._echo[dst]
 
@@ -290,12 +319,22 @@ class Detector:
                     (("src", src), ("port", dport)))
 
     def _count(self, table, key, item, ts, threshold, kind, fields):
+        """One failed attempt on ``item`` (a port, a host) for the pair ``key``.  A pair
+        with one item so far is kept as a (time, item) tuple, a third of a _Pair: under
+        a flood from random sources nearly every pair is one attempt."""
         pair = table.get(key)
         if pair is None:
-            if len(table) >= TABLE_MAX:
-                self.overflow[kind] += 1
+            if len(table) >= TABLE_MAX and not self._make_room(table, kind):
                 return
-            pair = table[key] = _Pair(ts)
+            table[key] = (ts, item)
+            return
+        if pair.__class__ is tuple:
+            first, first_item = pair
+            if first_item == item or ts - first > self._window:
+                table[key] = (first if first_item == item else ts, item)
+                return
+            pair = table[key] = _Pair(first)
+            pair.seen.append(first_item)
         elif ts - pair.first > self._window and (pair.alert is None or pair.alert.ended):
             pair.seen, pair.more, pair.first = [], 0, ts     # a new window (Zeek's epoch)
         pair.last = ts
@@ -311,15 +350,27 @@ class Detector:
             alert.last = ts
             alert.count = len(pair.seen) + pair.more
 
+    def _make_room(self, table, name):
+        """A full table drops its single-attempt entries (ints and tuples: a random-source
+        flood's, which would otherwise crowd out the real scanners and floods), counted
+        in ``overflow``; False when nothing could go."""
+        singles = [key for key, entry in table.items()
+                   if entry.__class__ is int or entry.__class__ is tuple]
+        for key in singles:
+            del table[key]
+        self.overflow[name] += len(singles) or 1
+        return bool(singles)
+
     def _end_quiet(self, now, due, final):
         """End the attack alerts that have gone quiet (all of them, ``final``): a flood
         after 2 s below its rate, a scan or sweep after ``quiet_s``.  The attempts are
-        judged ``answer_s`` late, so their alerts are timed from ``due``."""
+        judged ``answer_s`` late, so scans are timed from ``due``; floods count SYNs as
+        they come."""
         for alert in self.alerts.values():
             if alert.ended or alert.kind.startswith("arp-"):
                 continue
             kind = alert.kind
-            gone = (now if kind == "icmp-flood" else due) - alert.last
+            gone = (now if kind.endswith("flood") else due) - alert.last
             if final or gone >= (2 * _NS if kind.endswith("flood") else self._quiet):
                 alert.ended = True
                 self._tell(now if not final else alert.last, "end", alert)
@@ -328,11 +379,16 @@ class Detector:
         """Forget scan pairs older than the window, and floods long quiet."""
         horizon = now - self._window
         for table in (self._scans, self._sweeps):
-            for key in [k for k, p in table.items() if p.last < horizon]:
+            for key in [k for k, p in table.items()
+                        if (p[0] if p.__class__ is tuple else p.last) < horizon]:
                 del table[key]
-        for key in [k for k, f in self._syn.items()
-                    if f.last < now - 2 * _NS and (f.alert is None or f.alert.ended)]:
-            del self._syn[key]
+        quiet = now - self._answer - 2 * _NS
+        for key, flood in list(self._syn.items()):
+            if flood.__class__ is int:
+                if flood < quiet:
+                    del self._syn[key]
+            elif flood.last < quiet and (flood.alert is None or flood.alert.ended):
+                del self._syn[key]
 
     # alerts
 
@@ -370,26 +426,31 @@ class Detector:
         return events or []
 
 
-def _busiest(steps):
-    """(first step, packets, completed) of the busiest 1-second window of ``steps``."""
+def _busiest(steps, judged_only=False):
+    """(first step, packets, completed, judged) of the busiest 1-second window of
+    ``steps`` (each [packets, completed, judged]); ``judged_only``: of the windows that
+    start with a step already judged."""
     if not steps:
         return None
     best = None
     for start in steps:
-        packets = completed = 0
+        if judged_only and not steps[start][2]:
+            continue
+        packets = completed = judged = 0
         for step in range(start, start + _STEPS):
             cell = steps.get(step)
             if cell is not None:
                 packets += cell[0]
                 completed += cell[1]
+                judged += cell[2]
         if best is None or packets > best[1]:
-            best = (start, packets, completed)
+            best = (start, packets, completed, judged)
     return best
 
 
-def _trim(steps):
-    """Keep the last two seconds of steps."""
+def _trim(steps, seconds):
+    """Keep the last ``seconds`` of steps."""
     if steps:
         latest = max(steps)
-        for step in [s for s in steps if s <= latest - 2 * _STEPS]:
+        for step in [s for s in steps if s <= latest - seconds * _STEPS]:
             del steps[step]

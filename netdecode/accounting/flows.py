@@ -197,8 +197,8 @@ class TrafficMonitor:
     def __init__(self, options, thresholds=None):
         self.options = options
         # fed by the slow paths only (see detect)
-        self.detector = Detector(thresholds or options.detection)
         self.tcp = {}               # (lo addr, hi addr, ifindex << 32 | lo port << 16 | hi port)
+        self.detector = Detector(self.tcp, thresholds or options.detection)
         self.flows = {}             # (ifindex, proto, src, sport, dst, dport) -> list (_count_other)
         self.log = []               # compact tuples of the latest other packets
         self.evicted_tcp = 0
@@ -411,7 +411,7 @@ class TrafficMonitor:
         conn = self.tcp[key] = _Conn(ts, (A_IS_LO if forward else 0) | (
             0 if bare_syn else _UNDER_WAY), share(mac))
         if bare_syn:
-            self.detector.attempt(key, conn)
+            self.detector.attempt(key, ts, forward)
         return conn
 
     def _share(self, value):
