@@ -444,10 +444,11 @@ class ProcessMonitor:
     def add(self, r):
         out = r[PKTTYPE] == PACKET_OUTGOING
         proto = r[PROTO]
-        if (proto == 6 or proto == 17) and r[TUNNEL] is None and r[SPORT] is not None:
-            src, dst = r[IP_SRC], r[IP_DST]
-            if src is None:
-                src, dst = r[IP6_SRC], r[IP6_DST]
+        src, dst = r[IP_SRC], r[IP_DST]
+        if src is None:
+            src, dst = r[IP6_SRC], r[IP6_DST]
+        if ((proto == 6 or proto == 17) and r[TUNNEL] is None and r[SPORT] is not None
+                and src is not None):
             key = src + dst + _PORTS.pack(r[SPORT], r[DPORT])
             table = self.flows[proto]
             flow = table.get(key)
