@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -22,6 +23,7 @@ sys.path.insert(0, _TESTS)
 
 import builders as b  # noqa: E402
 import netns  # noqa: E402
+from terminal import Terminal, require_tmux  # noqa: E402
 from netdecode.accounting.processes import (  # noqa: E402
     NETLINK_SOCK_DIAG, Owners, ProcessMonitor, socket_table,
 )
@@ -295,7 +297,8 @@ class LiveTest(netns.LiveTestCase):
     def test_process_monitor_against_ss(self):
         pair = self.pair
         before = pair.counters(pair.b, pair.if_b)
-        proc = self.monitor("-P", pair.if_b)
+        log = os.path.join(self.tmp.name, "p.log")
+        proc = self.monitor("-P", pair.if_b, "-L", log, "--log-format", "json")
         server, client, cport = self.connected(200000)
         comm, pid = _ss_owner(pair, pair.b, 9100)
         self.assertEqual(pid, server.pid)
@@ -313,6 +316,12 @@ class LiveTest(netns.LiveTestCase):
                           row["out_bytes"]),
                          tuple(after[k] - before[k] for k in
                                ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes")))
+        # the log's final report says the same
+        with open(log) as f:
+            final = [json.loads(line) for line in f][-1]
+        self.assertEqual((final["event"], final["facility"], final["final"]),
+                         ("report", "processes", True))
+        self.assertIn(row, final["processes"])
 
     def test_traffic_monitor_names_the_local_end_and_marks_it_gone(self):
         pair = self.pair
@@ -369,6 +378,104 @@ class LiveTest(netns.LiveTestCase):
         program, pid, uid = named[-1].rsplit("/", 2)
         self.assertEqual((int(pid), int(uid)), (row["pid"], row["uid"]))
         self.assertGreater(row["in_bytes"], 2000000)
+
+
+SAMPLE = os.path.join(_TESTS, "data", "sample.pcap")
+
+
+class FileTest(unittest.TestCase):
+    """A file has no processes: -P says so, in one line or in the menu's message."""
+
+    def test_headless(self):
+        proc = subprocess.run([sys.executable, netns.IPTRAF, "-r", SAMPLE, "-P", "all",
+                               "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=60)
+        self.assertEqual(proc.returncode, 2)
+        self.assertEqual(proc.stdout, b"")
+        self.assertEqual(proc.stderr.decode().count("\n"), 1)
+        self.assertIn("live capture: not with -r", proc.stderr.decode())
+
+    def test_the_menu_entry(self):
+        require_tmux(self)
+        folder = tempfile.mkdtemp(prefix="iptraf-processes-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        term = Terminal([sys.executable, netns.IPTRAF, "--config", os.path.join(folder, "c"),
+                         "-r", SAMPLE], 80, 24)
+        self.addCleanup(term.close)
+        term.wait_for("Process monitor")
+        term.keys("p")
+        self.assertIn("process monitor (-P)", term.wait_for("Press a key"))
+        term.keys("Enter")
+        term.wait_for("LAN station monitor")
+        term.keys("x")
+        self.assertEqual(term.exited()[0], 0)
+
+
+class ScreenTest(unittest.TestCase):
+    """The screens in a real terminal, in a namespace of the test's own (its lo up)."""
+
+    def setUp(self):
+        require_tmux(self)
+        netns.require_live(self)
+        self.ns = "iptrprc%d" % os.getpid()
+        netns.sh("ip", "netns", "add", self.ns)
+        self.addCleanup(netns.sh, "ip", "netns", "del", self.ns)
+        netns.sh("ip", "-n", self.ns, "link", "set", "lo", "up")
+        self.folder = tempfile.mkdtemp(prefix="iptraf-processes-")
+        self.addCleanup(shutil.rmtree, self.folder, True)
+
+    def start(self, *args):
+        term = Terminal(["ip", "netns", "exec", self.ns, sys.executable, netns.IPTRAF,
+                         "--config", os.path.join(self.folder, "conf"), "-n"] + list(args),
+                        100, 24)
+        self.addCleanup(term.close)
+        return term
+
+    def held(self):
+        """A server and its client on the namespace's lo, both held: (server, client)."""
+        inside = ["ip", "netns", "exec", self.ns, sys.executable, "-c", _HOLD]
+        server = subprocess.Popen(inside + ["server", "127.0.0.1", "9100", "3000"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.addCleanup(_end, server)
+        self.assertEqual(server.stdout.readline().strip(), b"ready")
+        client = subprocess.Popen(inside + ["client", "127.0.0.1", "9100", "3000"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.addCleanup(_end, client)
+        self.assertEqual(client.stdout.readline().split()[0], b"connected")
+        self.assertEqual(server.stdout.readline().split()[0], b"received")
+        return server, client
+
+    def test_the_process_monitor_lists_both_programs(self):
+        term = self.start("-P", "lo")
+        term.wait_for("Process monitor")
+        server, client = self.held()
+        screen = term.wait_for(lambda s: str(server.pid) in s and str(client.pid) in s)
+        for pid in (server.pid, client.pid):
+            cells = [line for line in screen.splitlines() if line.startswith(str(pid))][0]
+            # PID, program, connections: one each
+            self.assertEqual(cells.split()[1:3], [_comm(pid), "1"], screen)
+        self.assertIn("(fwd/unknown)", screen)
+        term.keys("s", "n")
+        term.wait_for("sorted by name")
+        term.keys("x")
+        self.assertEqual(term.exited()[0], 0)
+
+    def test_the_traffic_monitor_shows_each_end_s_program_on_p(self):
+        term = self.start("-i", "lo")
+        term.wait_for("IP traffic monitor")
+        server, client = self.held()
+        term.wait_for(":9100")
+        self.assertNotIn("Process", term.text())
+        term.keys("p")
+        screen = term.wait_for(lambda s: "%s/%d" % (_comm(server.pid), server.pid) in s
+                               and "/%d" % client.pid in s)
+        self.assertIn("Process", screen)
+        server_line = [line for line in screen.splitlines() if "127.0.0.1:9100 " in line][0]
+        self.assertTrue(server_line.rstrip().endswith("/%d" % server.pid), screen)
+        term.keys("p")
+        term.wait_for(lambda s: "/%d" % server.pid not in s)
+        term.keys("x")
+        self.assertEqual(term.exited()[0], 0)
 
 
 if __name__ == "__main__":

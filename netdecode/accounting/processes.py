@@ -223,14 +223,6 @@ class Owners:
         return {"complete": self.error is None and not self.unreadable,
                 "unreadable": self.unreadable, "error": self.error}
 
-    def note(self):
-        """The status line's word on the lookups, or None when they see everything."""
-        if self.error is not None:
-            return "processes: %s" % self.error
-        if self.unreadable:
-            return "processes: %d not readable (run as root to see all)" % self.unreadable
-        return None
-
     # the thread
 
     def _run(self):
