@@ -146,6 +146,30 @@ class OwnersTest(OwnerTestCase):
         self.assertEqual(owner.json(), {"pid": child.pid, "comm": owner.comm,
                                         "uid": os.geteuid(), "gone": True})
 
+    def test_a_socket_that_outlives_its_owner_is_found_with_its_heir(self):
+        listener = socket.socket()
+        self.addCleanup(listener.close)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        child = subprocess.Popen([sys.executable, "-c", _BEQUEATH % listener.getsockname()[1]],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.addCleanup(_end, child)
+        cport = int(child.stdout.readline())
+        accepted = listener.accept()[0]
+        self.addCleanup(accepted.close)
+        key = (6, LOCALHOST, cport, LOCALHOST, listener.getsockname()[1])
+        self.assertEqual(self.ask(*key).pid, child.pid)
+        child.stdin.write(b"go\n")
+        child.stdin.flush()
+        heir = int(child.stdout.readline())
+        self.addCleanup(_kill, heir)
+        child.stdin.close()
+        child.wait(10)
+        self.clock.now += 5
+        self.owners.refresh(self.diag)
+        owner = self.owners.owner(*key)
+        self.assertEqual((owner.pid, owner.comm, owner.gone), (heir, "sleep", False))
+
     def test_the_thread_answers_and_stops(self):
         client, accepted = self.pair()
         key = (6, LOCALHOST, client.getsockname()[1], LOCALHOST, accepted.getsockname()[1])
@@ -240,6 +264,26 @@ else:
     conn.sendall(b"x" * size)
 sys.stdin.read()                # hold the connection until told
 """
+
+
+# connects, says its port; on a line, hands the socket to a sleep and says its pid;
+# ends on end of input
+_BEQUEATH = r"""
+import socket, subprocess, sys
+s = socket.create_connection(("127.0.0.1", %d))
+print(s.getsockname()[1], flush=True)
+sys.stdin.readline()
+heir = subprocess.Popen(["sleep", "60"], pass_fds=[s.fileno()])
+print(heir.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def _kill(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _end(proc):

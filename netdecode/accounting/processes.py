@@ -31,6 +31,7 @@ number of connections, and what has no local owner (forwarded, or not found) goe
 one row of its own, its direction the capture's (out: sent by this host).
 """
 import collections
+import itertools
 import os
 import socket
 import struct
@@ -175,6 +176,7 @@ class Owners:
         self._inode_pid = {}        # from the scans
         self._by_pid = {}           # pid -> Owner, of the processes found
         self._hidden = {}           # uid -> Owner with no pid, for unreadable processes
+        self._orphans = set()       # socket keys whose owner has exited
         self._last_check = 0.0
         self._resumed = 0.0         # when the thread last began to work
         self._closing = threading.Event()
@@ -256,11 +258,14 @@ class Owners:
         if now - self._last_check >= _GONE_CHECK_S:
             self._last_check = now
             self._check_gone()
-        if not pending:
+        if not pending and not self._orphans:
             return
         sockets = socket_table(sock, self._rest)
         found = {}
-        for key in pending:
+        # with them, the sockets whose owner exited: one that lives on (passed to a
+        # child, or its key taken by a new socket) is looked for again
+        orphans, self._orphans = self._orphans, set()
+        for key in itertools.chain(pending, orphans):
             for candidate in (_udp_fallbacks(key) if key[0] == 17 else (key,)):
                 hit = sockets.get(candidate)
                 if hit is not None:
@@ -275,7 +280,7 @@ class Owners:
             owner = self._owner_of(inode, uid, inode in missing)
             if owner is not None:
                 table[key] = owner
-                del pending[key]
+                pending.pop(key, None)
         for key, first in list(pending.items()):
             if now - first >= self.retry:
                 del pending[key]
@@ -325,6 +330,8 @@ class Owners:
             dead = set(dead)
             self._inode_pid = {inode: pid for inode, pid in self._inode_pid.items()
                                if pid not in dead}
+            self._orphans.update(key for key, owner in self._table.items()
+                                 if owner.pid in dead)
 
     def _scan(self, missing):
         """Read /proc/PID/fd until every inode of ``missing`` is found: the processes
