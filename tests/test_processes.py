@@ -54,7 +54,7 @@ class OwnerTestCase(unittest.TestCase):
         self.diag = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG)
         self.addCleanup(self.diag.close)
         self.clock = Clock()
-        self.owners = Owners(clock=self.clock)
+        self.owners = Owners(period=None, clock=self.clock)     # its rounds run here
 
     def pair(self, family=socket.AF_INET, host="127.0.0.1"):
         """A TCP connection on loopback: (client, server's accepted socket)."""
@@ -182,6 +182,18 @@ class OwnersTest(OwnerTestCase):
         owners.close()
         self.assertFalse(owners._thread.is_alive())
 
+    def test_the_thread_starts_at_the_first_lookup(self):
+        client, accepted = self.pair()
+        key = (6, LOCALHOST, client.getsockname()[1], LOCALHOST, accepted.getsockname()[1])
+        owners = Owners(period=0.05)
+        self.addCleanup(owners.close)
+        self.assertIsNone(owners._thread)
+        owners.owner(*key)
+        end = time.monotonic() + 10
+        while owners.owner(*key) is None and time.monotonic() < end:
+            time.sleep(0.05)
+        self.assertEqual(owners.owner(*key).pid, os.getpid())
+
 
 def _tcp_frame(src_port, dst_port, payload, flags="A"):
     return b.eth(b.ip4(b.tcp(payload, sport=src_port, dport=dst_port, flags=flags),
@@ -279,6 +291,14 @@ sys.stdin.read()
 """
 
 
+def _until(condition, what, timeout=15.0):
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError("waited %.0f s for %s" % (timeout, what))
+        time.sleep(0.1)
+
+
 def _kill(pid):
     try:
         os.kill(pid, signal.SIGKILL)
@@ -366,6 +386,27 @@ class LiveTest(netns.LiveTestCase):
         self.assertEqual((final["event"], final["facility"], final["final"]),
                          ("report", "processes", True))
         self.assertIn(row, final["processes"])
+
+    def test_in_the_background(self):
+        pair = self.pair
+        log = os.path.join(self.tmp.name, "p.log")
+        pid_file = os.path.join(self.tmp.name, "p.pid")
+        pair.run(pair.b, [sys.executable, netns.IPTRAF, "-P", pair.if_b, "-B", "-L", log,
+                          "--log-format", "json", "--pid-file", pid_file])
+        _until(lambda: os.path.exists(pid_file) and os.path.getsize(pid_file), "a pid file")
+        with open(pid_file) as f:
+            daemon = int(f.read())
+        self.addCleanup(_kill, daemon)
+        time.sleep(1.0)
+        server, client, cport = self.connected(100000)
+        time.sleep(2.5)                 # the owner found by the daemon's own thread
+        os.kill(daemon, signal.SIGUSR2)
+        _until(lambda: not os.path.exists(pid_file), "the daemon's end")
+        with open(log) as f:
+            final = [json.loads(line) for line in f if '"report"' in line][-1]
+        self.assertTrue(final["final"])
+        (row,) = [r for r in final["processes"] if r["pid"] == server.pid]
+        self.assertGreater(row["in_bytes"], 100000)
 
     def test_traffic_monitor_names_the_local_end_and_marks_it_gone(self):
         pair = self.pair

@@ -161,7 +161,9 @@ def _udp_fallbacks(key):
 
 class Owners:
     """The owner of each local socket, found by a background thread (see the module's
-    docstring); ``owner(...)`` never waits.  ``start()`` it, ``close()`` it."""
+    docstring); ``owner(...)`` never waits.  The thread starts at the first lookup (so
+    after -B has forked, which no thread survives) and ends at ``close()``; with
+    ``period`` None there is none, and the caller runs ``refresh(sock)`` itself."""
 
     def __init__(self, period=1.0, retry=5.0, cpu_share=0.05, clock=time.monotonic,
                  proc="/proc"):
@@ -180,19 +182,21 @@ class Owners:
         self._last_check = 0.0
         self._resumed = 0.0         # when the thread last began to work
         self._closing = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="iptraf.py owners")
-        self._thread.daemon = True
+        self._thread = None
 
     def __repr__(self):
         return "Owners(%d sockets, %d processes)" % (len(self._table), len(self._by_pid))
 
     def start(self):
-        self._thread.start()
+        if self._thread is None and self.period is not None:
+            self._thread = threading.Thread(target=self._run, name="iptraf.py owners")
+            self._thread.daemon = True
+            self._thread.start()
         return self
 
     def close(self):
         self._closing.set()
-        if self._thread.is_alive():
+        if self._thread is not None:
             self._thread.join(5.0)
 
     # the caller's side: lookups that never wait
@@ -204,6 +208,8 @@ class Owners:
         found = self._table.get(key)
         if found is None:
             self._asked.append(key)
+            if self._thread is None:
+                self.start()
         return found
 
     def name_ends(self, row, key, a_is_lo):

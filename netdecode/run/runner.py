@@ -156,7 +156,7 @@ class Run:
                        recorder, match)
             if hasattr(self.sink, "owners"):
                 # the owners of local sockets: looked up in a thread, read at snapshots
-                self.owners = self.sink.owners = Owners().start()
+                self.owners = self.sink.owners = Owners()
         except BaseException:
             cap.close()
             raise
