@@ -103,17 +103,28 @@ def socket_table(sock, rest=None):
     addr, remote port) -> (uid, inode), addresses as 4 or 16 bytes (an IPv4-mapped IPv6
     address as the IPv4 one).  Sockets with no inode (TIME_WAIT, a connection not yet
     accepted) are left out.  ``rest()`` is called between reads (the caller's CPU cap).
-    Raises OSError when the kernel refuses."""
+    Raises OSError when the kernel refuses all four tables."""
     table = {}
     seq = 0
+    refused = []
     for proto in (6, 17):
         for family in (socket.AF_INET, socket.AF_INET6):
             seq += 1
             sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + _INET_DIAG_REQ_V2.size,
                                      SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
                       + _INET_DIAG_REQ_V2.pack(family, proto, 0, 0, _ALL_STATES))
-            _read_dump(sock, proto, table, rest)
+            try:
+                _read_dump(sock, proto, table, rest)
+            except _Refused as e:
+                # a kernel without IPv6, or without udp_diag: the other tables still count
+                refused.append(e)
+    if len(refused) == 4:
+        raise refused[0]
     return table
+
+
+class _Refused(OSError):
+    """The kernel's error answer to one dump."""
 
 
 def _read_dump(sock, proto, table, rest):
@@ -129,7 +140,7 @@ def _read_dump(sock, proto, table, rest):
                 return
             if kind == NLMSG_ERROR:
                 error = -struct.unpack_from("=i", data, off + _NLMSGHDR.size)[0]
-                raise OSError(error, "sock_diag: %s" % os.strerror(error))
+                raise _Refused(error, os.strerror(error))
             body = off + _NLMSGHDR.size
             if kind == SOCK_DIAG_BY_FAMILY and length - _NLMSGHDR.size >= _DIAG_MSG_SIZE:
                 uid, inode = _DIAG_UID_INODE.unpack_from(data, body + 64)
