@@ -291,6 +291,11 @@ sys.stdin.read()
 """
 
 
+# nobody, with the one capability capture needs: other users' /proc/PID/fd are closed
+_UNPRIVILEGED = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                 "--inh-caps=+net_raw", "--ambient-caps=+net_raw"]
+
+
 def _until(condition, what, timeout=15.0):
     end = time.monotonic() + timeout
     while not condition():
@@ -431,9 +436,7 @@ class LiveTest(netns.LiveTestCase):
                 self.fail("setpriv (util-linux) is missing, and CI must run this test")
             self.skipTest("needs setpriv (util-linux) to drop root")
         pair = self.pair
-        drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                "--inh-caps=+net_raw", "--ambient-caps=+net_raw"]
-        proc = self.monitor("-P", pair.if_b, prefix=drop)
+        proc = self.monitor("-P", pair.if_b, prefix=_UNPRIVILEGED)
         self.connected(3000)
         last = self.snapshots(proc)[-1]
         lookup = last["process_lookup"]
@@ -511,9 +514,10 @@ class ScreenTest(unittest.TestCase):
         self.folder = tempfile.mkdtemp(prefix="iptraf-processes-")
         self.addCleanup(shutil.rmtree, self.folder, True)
 
-    def start(self, *args):
-        term = Terminal(["ip", "netns", "exec", self.ns, sys.executable, netns.IPTRAF,
-                         "--config", os.path.join(self.folder, "conf"), "-n"] + list(args),
+    def start(self, *args, **kwargs):
+        term = Terminal(["ip", "netns", "exec", self.ns] + kwargs.get("prefix", [])
+                        + [sys.executable, netns.IPTRAF,
+                           "--config", os.path.join(self.folder, "conf"), "-n"] + list(args),
                         100, 24)
         self.addCleanup(term.close)
         return term
@@ -544,6 +548,22 @@ class ScreenTest(unittest.TestCase):
         self.assertIn("(fwd/unknown)", screen)
         term.keys("s", "n")
         term.wait_for("sorted by name")
+        term.keys("x")
+        self.assertEqual(term.exited()[0], 0)
+
+    def test_without_rights_the_status_line_says_so(self):
+        if shutil.which("setpriv") is None:
+            if os.environ.get("CI") == "true":
+                self.fail("setpriv (util-linux) is missing, and CI must run this test")
+            self.skipTest("needs setpriv (util-linux) to drop root")
+        os.chmod(self.folder, 0o755)            # the settings file, for nobody
+        term = self.start("-P", "lo", prefix=_UNPRIVILEGED)
+        term.wait_for("Process monitor")
+        self.held()
+        screen = term.wait_for("(not readable)")
+        self.assertIn("unreadable, root sees all", screen)
+        cells = [line for line in screen.splitlines() if "(not readable)" in line][0].split()
+        self.assertEqual((cells[0], cells[-1]), ("?", "0"))    # no pid; the uid, root's
         term.keys("x")
         self.assertEqual(term.exited()[0], 0)
 
