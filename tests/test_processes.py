@@ -255,8 +255,9 @@ class ProcessMonitorTest(OwnerTestCase):
 
 
 _HOLD = r"""
-import socket, sys
+import socket, sys, time
 role, host, port, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+spread = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0   # seconds the sending takes
 if role == "server":
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -273,7 +274,10 @@ if role == "server":
         got += len(conn.recv(65536))
     print("received", got, flush=True)
 else:
-    conn.sendall(b"x" * size)
+    for _ in range(20):
+        conn.sendall(b"x" * (size // 20))
+        time.sleep(spread / 20)
+    conn.sendall(b"x" * (size % 20))
 sys.stdin.read()                # hold the connection until told
 """
 
@@ -332,18 +336,20 @@ def _ss_owner(pair, ns, port):
 class LiveTest(netns.LiveTestCase):
     """The program in namespace b, a server there, its client in a."""
 
-    def hold(self, ns, role, host, size):
-        proc = self.pair.popen(ns, [sys.executable, "-c", _HOLD, role, host, 9100, size],
+    def hold(self, ns, role, host, size, spread=0.0):
+        proc = self.pair.popen(ns, [sys.executable, "-c", _HOLD, role, host, 9100, size,
+                                    spread],
                                stdin=subprocess.PIPE)
         self.addCleanup(_end, proc)
         return proc
 
-    def connected(self, size):
-        """A server in b that received ``size`` bytes from a client in a, both held."""
+    def connected(self, size, spread=0.0):
+        """A server in b that received ``size`` bytes from a client in a (sent over
+        ``spread`` seconds), both held."""
         pair = self.pair
         server = self.hold(pair.b, "server", pair.ip_b, size)
         self.assertEqual(server.stdout.readline().strip(), b"ready")
-        client = self.hold(pair.a, "client", pair.ip_b, size)
+        client = self.hold(pair.a, "client", pair.ip_b, size, spread)
         cport = int(client.stdout.readline().split()[1])
         self.assertEqual(server.stdout.readline().split(), [b"received", str(size).encode()])
         return server, client, cport
@@ -456,8 +462,9 @@ class LiveTest(netns.LiveTestCase):
         hogs = pair.popen(pair.b, ["nethogs", "-t", "-d", "1", pair.if_b])
         self.addCleanup(netns.reap, hogs)
         time.sleep(1.0)
-        server, client, cport = self.connected(2000000)
-        time.sleep(2.5)
+        # spread over 3 s: nethogs reports per refresh, and must see some of it
+        server, client, cport = self.connected(2000000, 3.0)
+        time.sleep(1.5)
         hogs.send_signal(signal.SIGINT)
         lines = hogs.communicate(timeout=30)[0].decode(errors="replace").splitlines()
         last = self.snapshots(proc)[-1]

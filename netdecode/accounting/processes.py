@@ -71,6 +71,7 @@ _INODES_MAX = 1 << 17       # inode -> pid links kept from the scans
 _REASK_S = 30.0             # a key given up on is not looked for again before this
 _GONE_CHECK_S = 2.0         # how often owners are checked for having exited
 _SLICE_S = 0.005            # work between two rests of the thread
+_RETIRED_MAX = 4096         # -P: owners whose flows are kept as totals, before gone ones go
 
 
 class Owner:
@@ -501,7 +502,7 @@ class ProcessMonitor:
             for key, flow in quiet:
                 self._count(self.retired, proto, key, flow)
                 del table[key]
-        if len(self.retired) > _ASKED_MAX:
+        if len(self.retired) > _RETIRED_MAX:
             for owner in [o for o in self.retired if o is not None and o.gone]:
                 del self.retired[owner]
         totals = self._totals()
