@@ -259,7 +259,7 @@ import socket, sys, time
 role, host, port, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 spread = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0   # seconds the sending takes
 if role == "server":
-    listener = socket.socket()
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((host, port))
     listener.listen(1)
@@ -343,13 +343,14 @@ class LiveTest(netns.LiveTestCase):
         self.addCleanup(_end, proc)
         return proc
 
-    def connected(self, size, spread=0.0):
-        """A server in b that received ``size`` bytes from a client in a (sent over
-        ``spread`` seconds), both held."""
+    def connected(self, size, spread=0.0, host=None):
+        """A server in b (on ``host``, else its IPv4 address) that received ``size``
+        bytes from a client in a (sent over ``spread`` seconds), both held."""
         pair = self.pair
-        server = self.hold(pair.b, "server", pair.ip_b, size)
+        host = host or pair.ip_b
+        server = self.hold(pair.b, "server", host, size)
         self.assertEqual(server.stdout.readline().strip(), b"ready")
-        client = self.hold(pair.a, "client", pair.ip_b, size, spread)
+        client = self.hold(pair.a, "client", host, size, spread)
         cport = int(client.stdout.readline().split()[1])
         self.assertEqual(server.stdout.readline().split(), [b"received", str(size).encode()])
         return server, client, cport
@@ -397,6 +398,16 @@ class LiveTest(netns.LiveTestCase):
         self.assertEqual((final["event"], final["facility"], final["final"]),
                          ("report", "processes", True))
         self.assertIn(row, final["processes"])
+
+    def test_ipv6(self):
+        pair = self.pair
+        proc = self.monitor("-P", pair.if_b)
+        server, client, cport = self.connected(50000, host=pair.ip6_b)
+        self.assertEqual(_ss_owner(pair, pair.b, 9100)[1], server.pid)
+        last = self.snapshots(proc)[-1]
+        (row,) = [r for r in last["processes"] if r["pid"] == server.pid]
+        self.assertEqual(row["connections"], 1)
+        self.assertGreater(row["in_bytes"], 50000)
 
     def test_in_the_background(self):
         pair = self.pair
