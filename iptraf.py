@@ -22,6 +22,7 @@ facilities (one at a time, as in iptraf-ng):
   -s IFACE       TCP/UDP service monitor
   -z IFACE       packet size breakdown
   -l IFACE|all   LAN station monitor
+  -P IFACE|all   process monitor: traffic per local program (live only)
 With -r FILE, IFACE picks the pcapng interface of that name ('all', or any name for a
 classic pcap file, takes every frame).
 
@@ -93,6 +94,9 @@ def _parser():
                           help="packet size breakdown on IFACE")
     facility.add_argument("-l", metavar="IFACE", dest="lan",
                           help="LAN station monitor on IFACE, or on every interface ('all')")
+    facility.add_argument("-P", metavar="IFACE", dest="processes",
+                          help="process monitor on IFACE, or on every interface ('all'): "
+                               "traffic per local program")
     ap.add_argument("-r", metavar="FILE", dest="read",
                     help="read a pcap or pcapng file (the format comes from its contents)")
     ap.add_argument("--json", nargs="?", const="-", metavar="PATH",
@@ -159,7 +163,7 @@ def _parser():
     return ap
 
 
-_FACILITIES = ("traffic", "general", "detailed", "services", "sizes", "lan")
+_FACILITIES = ("traffic", "general", "detailed", "services", "sizes", "lan", "processes")
 
 
 def main(argv=None):
@@ -221,7 +225,7 @@ def _main(argv):
         from netdecode.ui import interactive
         return interactive(args, facility, iface)
     if facility is None:
-        ap.error("give a facility (-i, -g, -d, -s, -z, -l) with --json, -L or -B")
+        ap.error("give a facility (-i, -g, -d, -s, -z, -l, -P) with --json, -L or -B")
     if args.background:
         if args.read:
             ap.error("-B runs a live capture in the background: not with -r")

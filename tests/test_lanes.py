@@ -21,6 +21,7 @@ import builders as b  # noqa: E402
 import corpus  # noqa: E402
 from netdecode.accounting import counters  # noqa: E402
 from netdecode.accounting.flows import TrafficMonitor  # noqa: E402
+from netdecode.accounting.processes import ProcessMonitor  # noqa: E402
 from netdecode.accounting.tables import Options  # noqa: E402
 from netdecode.capture.pcap import CaptureError  # noqa: E402
 from netdecode.decoding import shapes  # noqa: E402
@@ -44,7 +45,8 @@ def _facilities():
             counters.DetailedStats(options), counters.DetailedStats(options, 1),
             counters.ServiceStats(options), counters.ServiceStats(options, 1),
             counters.SizeStats(options), counters.SizeStats(options, 0, 1400, 0),
-            counters.LanStats(options), counters.LanStats(options, 1)]
+            counters.LanStats(options), counters.LanStats(options, 1),
+            ProcessMonitor(options)]
 
 
 def _snapshots(frames, lanes):

@@ -215,6 +215,7 @@ class TrafficMonitor:
         # a full table evicted or the user flushed (flow export's last records, the
         # metrics' totals of what left the tables)
         self.on_remove = []
+        self.owners = None          # live: processes.Owners, the rows' a_/b_process
 
     def __repr__(self):
         return "TrafficMonitor(%d connections, %d flows)" % (len(self.tcp), len(self.flows))
@@ -585,6 +586,8 @@ class TrafficMonitor:
                "alerts": [alert_json(alert) for alert in self.detector.alerts.values()],
                "alerts_overflow": dict(self.detector.overflow)}
         out.update(extra)
+        if self.owners is not None:
+            out["process_lookup"] = self.owners.status()
         return out
 
     def _conn_rows(self, items, made, name, hosts):
@@ -592,16 +595,20 @@ class TrafficMonitor:
         macs = _cached(_mac_text)
         idle = int(self.options.idle_timeout * 1e9)
         now = self.now
+        owners = self.owners
         for item in items:
             conn = item[1]
             a, b = made.get(item[0]) or _conn_ends(item, hosts)
             last = last_seen(conn)
             is_idle = now is not None and last is not None and now - last >= idle
-            yield {"a": a, "b": b, "iface": name(item[0][2] >> 32),
+            row = {"a": a, "b": b, "iface": name(item[0][2] >> 32),
                    "first": _seconds(conn.first), "last": _seconds(last),
                    "under_way": bool(conn.marks & _UNDER_WAY),
                    "a_to_b": _half_json(conn, is_idle, macs),
                    "b_to_a": _half_json(conn.b, is_idle, macs)}
+            if owners is not None:
+                owners.name_ends(row, item[0], conn.marks & A_IS_LO)
+            yield row
 
 
 def alert_json(alert):

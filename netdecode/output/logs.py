@@ -62,6 +62,7 @@ FACILITIES = {
     "services": ("TCP/UDP service monitor", "tcp_udp_services-{iface}.log"),
     "sizes": ("packet size breakdown", "packet_size-{iface}.log"),
     "lan": ("LAN station monitor", "lan_statistics-{n}.log"),
+    "processes": ("process monitor", "processes-{iface}.log"),
 }
 
 _OPEN_FLAGS = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -800,8 +801,32 @@ def _report_lan(snap, span):
     return lines, {"stations": rows, "evicted": _evicted(snap, lines)}
 
 
+def _report_processes(snap, span):
+    lines = []
+    for row in snap["processes"]:
+        if row.get("unknown"):
+            who = "forwarded or unknown"
+        elif row["pid"] is None:
+            who = "uid %d (process not readable)" % row["uid"]
+        else:
+            who = "%s pid %d uid %d%s" % (row["comm"], row["pid"], row["uid"],
+                                          " (gone)" if row.get("gone") else "")
+        lines.append("%s: in %d packets, %d bytes; out %d packets, %d bytes; "
+                     "%d connections; current in %.2f bits/s, out %.2f bits/s" % (
+                         who, row["in_packets"], row["in_bytes"], row["out_packets"],
+                         row["out_bytes"], row["connections"], row["in_bps"],
+                         row["out_bps"]))
+    lookup = snap["process_lookup"]
+    if not lookup["complete"]:
+        lines.append("processes not readable: %d%s" % (
+            lookup["unreadable"], "; %s" % lookup["error"] if lookup["error"] else ""))
+    return lines, {"processes": snap["processes"], "process_lookup": lookup,
+                   "evicted": _evicted(snap, lines)}
+
+
 _REPORTS = {"general": _report_general, "detailed": _report_detailed,
-            "services": _report_services, "sizes": _report_sizes, "lan": _report_lan}
+            "services": _report_services, "sizes": _report_sizes, "lan": _report_lan,
+            "processes": _report_processes}
 
 
 class ReportLog:

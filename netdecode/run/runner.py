@@ -11,6 +11,7 @@ import sys
 
 from ..accounting import counters
 from ..accounting.flows import TrafficMonitor
+from ..accounting.processes import Owners, ProcessMonitor
 from ..accounting.tables import Options
 from ..capture.ifaces import interface_by_name
 from ..capture.live import CaptureSetupError, LiveCapture
@@ -49,6 +50,7 @@ class Run:
         self.tuning = tuning or {}
         self.monitor = self.sink = self.reporter = self.logger = self.recorder = None
         self.export = self.metrics = self.metrics_server = None
+        self.owners = None
 
     def __repr__(self):
         return "Run(%r, %r)" % (self.facility, self.iface)
@@ -100,6 +102,9 @@ class Run:
         """Open -r FILE and build the monitor; returns the reader, its first frame (None
         for an empty file) and the iterator of the rest."""
         args, facility, iface = self.args, self.facility, self.iface
+        if facility == "processes":
+            raise UsageError("the process monitor (-P) finds the programs of a live "
+                             "capture: not with -r")
         try:
             reader = open_capture(args.read)
         except CaptureError as e:
@@ -149,6 +154,9 @@ class Run:
             match = _user_filter(args.filter, self.warn) if ifname is None else None
             self.build(options, None, _mtu(self.iface), 14 if linktype in (None, 1) else 0,
                        recorder, match)
+            if hasattr(self.sink, "owners"):
+                # the owners of local sockets: looked up in a thread, read at snapshots
+                self.owners = self.sink.owners = Owners()
         except BaseException:
             cap.close()
             raise
@@ -172,6 +180,8 @@ class Run:
             self.recorder.close()
         if self.metrics_server is not None:
             self.metrics_server.close()
+        if self.owners is not None:
+            self.owners.close()
         if self.out is not None:
             self.out.flush()
         sys.stdout.flush()
@@ -241,6 +251,8 @@ def _sink(facility, options, ifindex, mtu, link_header):
         return counters.ServiceStats(options, ifindex)
     if facility == "sizes":
         return counters.SizeStats(options, ifindex, mtu, link_header)
+    if facility == "processes":
+        return ProcessMonitor(options)
     return counters.LanStats(options, ifindex)
 
 

@@ -19,6 +19,7 @@ from .detailed import DetailedView
 from .general import GeneralView
 from .keys import CLOSE
 from .lan import LanView
+from .processes import ProcessesView
 from .services import ServicesView
 from .session import Session
 from .sizes import SizesView
@@ -107,6 +108,7 @@ _MAIN_MENU = (
     ("D", "Detailed interface statistics", "detailed"),
     ("S", "Statistical breakdowns...", "breakdowns"),
     ("L", "LAN station monitor", "lan"),
+    ("P", "Process monitor", "processes"),
     None,
     ("F", "Filters...", "filters"),
     None,
@@ -359,4 +361,5 @@ class App:
 
 
 _VIEWS = {"traffic": TrafficView, "general": GeneralView, "detailed": DetailedView,
-          "services": ServicesView, "sizes": SizesView, "lan": LanView}
+          "services": ServicesView, "sizes": SizesView, "lan": LanView,
+          "processes": ProcessesView}

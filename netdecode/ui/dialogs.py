@@ -10,7 +10,7 @@ from .keys import CTRL_X, ENTER_KEYS, ESC, QUIT_KEYS
 
 __all__ = ["about", "choose", "choose_interface", "configure", "filters", "message"]
 
-_ALL_INTERFACES = ("traffic", "lan")     # the facilities that take "all"
+_ALL_INTERFACES = ("traffic", "lan", "processes")     # the facilities that take "all"
 
 
 def choose(app, heading, items, footer="Up/Down select, Enter open, or the "

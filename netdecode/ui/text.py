@@ -2,7 +2,7 @@
 rates in the unit of the settings, and names (hosts, services, MACs) as the settings ask."""
 from ..output.names import Resolver, Services, read_ethers
 
-__all__ = ["Names", "elapsed_text", "fit", "rate_text"]
+__all__ = ["Names", "elapsed_text", "fit", "lookup_note", "owner_text", "rate_text"]
 
 
 def fit(n, width):
@@ -27,6 +27,26 @@ def rate_text(bps, unit):
 def elapsed_text(seconds):
     seconds = int(seconds)
     return "%d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
+
+
+def owner_text(owner):
+    """A process as a column shows it: 'comm/pid', '(comm/pid)' once it has exited,
+    'uid N' when it could not be read; '' for no owner."""
+    if owner is None:
+        return ""
+    if owner["pid"] is None:
+        return "uid %d" % owner["uid"]
+    text = "%s/%d" % (owner["comm"], owner["pid"])
+    return "(%s)" % text if owner.get("gone") else text
+
+
+def lookup_note(lookup):
+    """The status line's word on the process lookups, or None when they see all."""
+    if lookup is None or lookup["complete"]:
+        return None
+    if lookup["error"]:
+        return "Procs: " + lookup["error"]
+    return "Procs: %d unreadable, root sees all" % lookup["unreadable"]
 
 
 def _split_endpoint(text):

@@ -1,6 +1,6 @@
 """The IP traffic monitor screen (-i): TCP connections above, two bracketed lines each,
 and the other traffic below, as a log or aggregated per address pair."""
-from .text import fit, rate_text
+from .text import fit, lookup_note, owner_text, rate_text
 from .view import View
 
 __all__ = ["TrafficView", "alert_text"]
@@ -15,13 +15,14 @@ class TrafficView(View):
     bracketed; everything else below, as a log or aggregated per address pair."""
 
     name = "IP traffic monitor"
-    keys_help = "Up/Dn/PgUp/PgDn scroll  W pane  M more  S sort  F flush  A aggregate  X exit"
+    keys_help = "Up/Dn/PgUp/PgDn  W pane  M more  S sort  F flush  A aggr  P procs  X exit"
     sorts = (("P", "packets", "packets"), ("B", "bytes", "bytes"))
     _MODES = (
         (("Packets", 9), ("Bytes", 11), ("Flag", 7), ("Iface", 8)),
         (("Packets", 9), ("Pktsize", 8), ("Win", 7), ("Flag", 7), ("Iface", 8)),
         (("Packets", 9), ("Source MAC", 17), ("Iface", 8)),
     )
+    _PROCESS = ("Process", 18)     # the P column: the program of a local end
 
     def __init__(self, app, session):
         View.__init__(self, app, session)
@@ -31,6 +32,7 @@ class TrafficView(View):
         self.other_top = None       # None: follow the newest
         self.other_page = self.other_total = 1
         self.aggregate = False
+        self.processes = False      # the process column shown
         self.flow_rate = (None, 0, 0, 0.0)  # selected key, its bytes, at ts, rate b/s
 
     def command(self, letter, key):
@@ -43,6 +45,8 @@ class TrafficView(View):
         elif letter == "A":
             self.aggregate = not self.aggregate
             self.other_top = None
+        elif letter == "P":
+            self.processes = not self.processes
 
     def scroll(self, key):
         if self.pane == 0:
@@ -66,7 +70,7 @@ class TrafficView(View):
         lower = content - upper
         snap = self.fetch(upper // 2, lower - 1)
         conns = snap["tcp"]
-        columns = self._MODES[self.mode]
+        columns = self._MODES[self.mode] + ((self._PROCESS,) if self.processes else ())
         right = sum(width + 1 for _, width in columns)
         ends = max(12, cols - 2 - right)
         heading = "TCP Connections (Source Host:Port)"[:ends].ljust(ends) + "".join(
@@ -83,8 +87,10 @@ class TrafficView(View):
                 app.put(y, 1, self.tcp_line(conn, end, half, j == 0, ends, columns), style)
         rate = self.selected_rate(conns, snap["ts"])
         self.draw_other(snap, 2 + upper, lower)
-        self.frame(rows, "Flow %s | TCP %d Other %d" % (
-            rate_text(rate, self.unit()), self.total, self.other_total))
+        status = "Flow %s | TCP %d Other %d" % (rate_text(rate, self.unit()), self.total,
+                                                self.other_total)
+        note = lookup_note(snap.get("process_lookup")) if self.processes else None
+        self.frame(rows, status if note is None else status + " | " + note)
 
     def fetch(self, page, other_page):
         """The snapshot with the page of connections that holds the cursor (and, when
@@ -144,6 +150,9 @@ class TrafficView(View):
                 cells.append(str(half["size"]).rjust(width))
             elif label == "Win":
                 cells.append(str(half["win"]).rjust(width))
+            elif label == "Process":
+                owner = conn.get("a_process" if first else "b_process")
+                cells.append(owner_text(owner)[:width].ljust(width))
             else:
                 cells.append(names.mac(half["mac"])[:width].ljust(width))
         return names.endpoint(end, "tcp")[:ends].ljust(ends) + "".join(" " + c for c in cells)
