@@ -34,9 +34,10 @@ class BenchSmokeTest(unittest.TestCase):
                               "--records")
         self.assertEqual(rc, 0, err)
         rows = {m.group(1).strip(): int(m.group(2)) for m in _RATE.finditer(out)}
-        self.assertEqual(len(rows), 17, out)
+        self.assertEqual(len(rows), 18, out)
         for name in ("minimal parser", "-i traffic monitor", "-i traffic monitor (record path)",
-                     "-z sizes", "all six together", "-i with --export and --metrics"):
+                     "-z sizes", "all six together", "-i with --export and --metrics",
+                     "-i without its attack detector"):
             self.assertGreater(rows.get(name, 0), 0, out)
 
     def test_memory(self):

@@ -296,8 +296,18 @@ class LiveAttackTest(netns.LiveTestCase):
         time.sleep(1.0)
         return proc
 
-    def finish(self, proc, wait=6.5):
-        time.sleep(wait)                    # the answers' 5 s, and a tick
+    def finish(self, proc, wait=6.5, kind=None):
+        """Stop the monitor ``wait`` seconds on (the answers' 5 s, and a tick), or, with
+        ``kind``, once a snapshot holds an alert of that kind (within 30 s: a loaded
+        machine may take longer); its last snapshot's alerts and the log's alert lines."""
+        if kind is None:
+            time.sleep(wait)
+        else:
+            end = time.monotonic() + 30
+            while time.monotonic() < end:
+                line = proc.stdout.readline()
+                if not line or any(a["kind"] == kind for a in json.loads(line)["alerts"]):
+                    break
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
         self.assertEqual(proc.returncode, 0, err)
@@ -323,7 +333,7 @@ class LiveAttackTest(netns.LiveTestCase):
         proc = self.monitor()
         pair.run(pair.a, ["hping3", "-q", "-S", "-p", "80", "--rand-source", "-c", "5000",
                           "--faster", pair.ip_b], timeout=60, check=False)
-        alerts, logged = self.finish(proc)
+        alerts, logged = self.finish(proc, kind="syn-flood")
         (alert,) = attacks(alerts)
         self.assertEqual((alert["kind"], alert["dst"], alert["port"]),
                          ("syn-flood", pair.ip_b, 80))
@@ -339,7 +349,7 @@ class LiveAttackTest(netns.LiveTestCase):
         proc = self.monitor()
         pair.run(pair.a, ["nmap", "-sS", "-Pn", "-n", "-p", "1-200", "--max-retries", "0",
                           pair.ip_b], timeout=120, check=False)
-        alerts, logged = self.finish(proc)
+        alerts, logged = self.finish(proc, kind="port-scan")
         (alert,) = attacks(alerts)
         self.assertEqual((alert["kind"], alert["src"], alert["dst"]),
                          ("port-scan", pair.ip_a, pair.ip_b))
@@ -351,13 +361,13 @@ class LiveAttackTest(netns.LiveTestCase):
         pair = self.pair
         proc = self.monitor()
         pair.python(pair.a, netns.PEER, "sweep", pair.if_a, pair.ip_a, 30, timeout=60)
-        alerts, _ = self.finish(proc)
+        alerts, _ = self.finish(proc, kind="host-sweep")
         self.assertEqual([a["kind"] for a in attacks(alerts)], ["host-sweep"])
         self.keep("host-sweep.pcap")
 
         proc = self.monitor()
         pair.python(pair.a, netns.PEER, "pingflood", pair.ip_b, 2000, timeout=60)
-        alerts, _ = self.finish(proc, wait=1.5)
+        alerts, _ = self.finish(proc, kind="icmp-flood")
         (alert,) = attacks(alerts)
         self.assertEqual((alert["kind"], alert["dst"], alert["src"]),
                          ("icmp-flood", pair.ip_b, pair.ip_a))

@@ -101,6 +101,23 @@ class _Flood:
         self.alert = None
         self.last = None
 
+    def __repr__(self):
+        return "_Flood(%d steps, %d sources)" % (len(self.steps), len(self.sources))
+
+    def count(self, ts):
+        """One packet at ``ts``: in its step, and in the alert while that goes on."""
+        step = ts // _STEP
+        cell = self.steps.get(step)
+        if cell is None:
+            self.steps[step] = [1, 0, 0]
+        else:
+            cell[0] += 1
+        self.last = ts
+        alert = self.alert
+        if alert is not None and not alert.ended:
+            alert.count += 1
+            alert.last = ts
+
 
 def _vrrp_or_hsrp(mac):
     """VRRP (00:00:5e:00:01:xx, IPv6 00:00:5e:00:02:xx) and HSRP (00:00:0c:07:ac:xx,
@@ -167,19 +184,9 @@ class Detector:
                 flood.steps[first // _STEP] = [1, 0, 0]
                 syn[where] = flood
         if flood is not None and flood.__class__ is not int:
-            step = ts // _STEP
-            cell = flood.steps.get(step)
-            if cell is None:
-                flood.steps[step] = [1, 0, 0]
-            else:
-                cell[0] += 1
+            flood.count(ts)
             if len(flood.sources) < SOURCES_MAX:
                 flood.sources.add(src)
-            flood.last = ts
-            alert = flood.alert
-            if alert is not None and not alert.ended:
-                alert.count += 1
-                alert.last = ts
         pending = self._pending
         if len(pending) >= 3 * PENDING_MAX:
             self.overflow["attempts"] += 1
@@ -200,18 +207,7 @@ class Detector:
             entry = self._echo[dst] = [_Flood(), src]
         elif entry[1] is not None and entry[1] != src:
             entry[1] = None                     # more than one source
-        flood = entry[0]
-        step = ts // _STEP
-        cell = flood.steps.get(step)
-        if cell is None:
-            flood.steps[step] = [1, 0, 0]
-        else:
-            cell[0] += 1
-        flood.last = ts
-        alert = flood.alert
-        if alert is not None and not alert.ended:
-            alert.count += 1
-            alert.last = ts
+        entry[0].count(ts)
 
     def arp(self, ts, ip, mac):
         """An ARP packet's sender: arpwatch's new station, changed MAC and flip-flop."""
