@@ -59,10 +59,14 @@ class Nfcapd:
         return "%s://127.0.0.1:%d" % (scheme, self.port)
 
     def stop(self):
+        """Stop nfcapd (it writes its file as it goes); again, a no-op."""
+        if self.proc.stdout.closed:
+            return
         if self.proc.poll() is None:
             time.sleep(0.5)                 # the last datagrams, still in flight
             self.proc.terminate()
         self.proc.communicate(timeout=30)
+        self.proc.stdout.close()
 
     def flows(self):
         """Every record stored, read back with nfdump's CSV (its fmt: output shortens

@@ -278,7 +278,7 @@ class MetricsServer:
         self.server = server_class((host, port), _handler(metrics))
         self.address = self.server.server_address[:2]
         self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.2},
+                                       kwargs={"poll_interval": 0.05},
                                        name="iptraf-metrics", daemon=True)
         self.thread.start()
 
