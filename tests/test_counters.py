@@ -795,6 +795,8 @@ class PagedSnapshotTest(unittest.TestCase):
             src = "02:00:00:00:%02x:%02x" % (rng.randrange(4), rng.randrange(256))
             data = b.eth(b.ip4(b.udp(b"x" * rng.randrange(40), sport=sport, dport=dport),
                                proto=17), src=src)
+            if i % 4 == 0:      # not IP: the stations' IP counts part from their totals
+                data = b.eth(b.arp(), src=src, type=0x0806)
             sink.add(decode(i * 10**6, 1, 0, 1, data, len(data)))
 
     def check(self, sink, table, orders, key):
@@ -813,7 +815,9 @@ class PagedSnapshotTest(unittest.TestCase):
         self.check(s, "services", (
             (None, None), ("port", lambda r: (r["port"], r["proto"])),
             ("packets", lambda r: (-r["packets"], r["proto"], r["port"])),
+            ("packets_in", lambda r: (-r["in"]["packets"], r["proto"], r["port"])),
             ("bytes_in", lambda r: (-r["in"]["bytes"], r["proto"], r["port"])),
+            ("packets_out", lambda r: (-r["out"]["packets"], r["proto"], r["port"])),
             ("bytes_out", lambda r: (-r["out"]["bytes"], r["proto"], r["port"]))),
             lambda r: (r["proto"], r["port"]))
 
@@ -835,6 +839,8 @@ class PagedSnapshotTest(unittest.TestCase):
         self.check(ln, "stations", (
             (None, None), ("mac", lambda r: r["mac"]),
             ("packets_in", lambda r: (-r["in"]["packets"], r["mac"])),
+            ("ip_in", lambda r: (-r["in"]["ip_packets"], r["mac"])),
+            ("ip_out", lambda r: (-r["out"]["ip_packets"], r["mac"])),
             ("bytes_out", lambda r: (-r["out"]["bytes"], r["mac"]))), lambda r: r["mac"])
 
 

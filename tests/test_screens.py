@@ -248,6 +248,54 @@ class TestTrafficScreen(ScreenTestCase):
         self.assertCleanExit(term)
 
 
+class TestSortKeys(ScreenTestCase):
+    """iptraf-ng's sort keys, each putting a different row first."""
+
+    def first_after(self, term, keys, label, marker):
+        """The first table row holding ``marker`` once ``keys`` sorted by ``label``."""
+        term.keys("s", keys)
+        screen = term.wait_for("sorted by %s |" % label)
+        return [line for line in screen.splitlines()[1:] if marker in line][0]
+
+    def test_services_keys_as_iptraf_ng_has_them(self):
+        a, b = "10.1.0.1", "10.1.0.2"
+        t = 1764000000 * 10**9
+        frames = [(t, eth(ip4(tcp(b"x" * 1400, sport=5000, dport=22, flags="PA"),
+                              src=a, dst=b)))]                      # bytes to, bytes
+        frames += [(t + i, eth(ip4(tcp(sport=5001, dport=80, flags="A"), src=a, dst=b)))
+                   for i in range(1, 6)]                             # packets to, packets
+        frames += [(t + i, eth(ip4(tcp(sport=443, dport=5002, flags="A"), src=b, dst=a)))
+                   for i in range(6, 9)]                             # packets from
+        frames += [(t + 9, eth(ip4(tcp(b"x" * 1000, sport=25, dport=5003, flags="PA"),
+                                   src=b, dst=a)))]                  # bytes from
+        term = self.start("-r", self.write_capture(frames), "-n", "-s", "all")
+        _opened(term, "TCP/UDP service monitor")
+        for keys, label, first in (("r", "port", "TCP/22"), ("p", "packets", "TCP/80"),
+                                   ("b", "bytes", "TCP/22"), ("t", "packets to", "TCP/80"),
+                                   ("o", "bytes to", "TCP/22"),
+                                   ("f", "packets from", "TCP/443"),
+                                   ("m", "bytes from", "TCP/25"), ("r", "port", "TCP/22")):
+            self.assertIn(first + " ", self.first_after(term, keys, label, "TCP/"), keys)
+        # K, our key for packets before iptraf-ng's were taken, still sorts by packets
+        self.assertIn("TCP/80 ", self.first_after(term, "k", "packets", "TCP/"))
+        self.assertCleanExit(term)
+
+    def test_lan_ip_packets_in_and_out(self):
+        t = 1764000000 * 10**9
+        frames = [(t + i, eth(b"\0" * 46, src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b",
+                              type=0x88B5)) for i in range(5)]       # not IP
+        frames += [(t + i, eth(ip4(tcp(flags="A")), src="02:00:00:00:00:0c",
+                               dst="02:00:00:00:00:0d")) for i in range(5, 8)]
+        term = self.start("-r", self.write_capture(frames), "-n", "-l", "all")
+        _opened(term, "LAN station monitor")
+        for keys, label, first in (("p", "packets in", "0b"), ("i", "IP packets in", "0d"),
+                                   ("k", "packets out", "0a"),
+                                   ("o", "IP packets out", "0c")):
+            self.assertIn("02:00:00:00:00:" + first,
+                          self.first_after(term, keys, label, " on if0"), keys)
+        self.assertCleanExit(term)
+
+
 class TestSettings(ScreenTestCase):
     def saved_settings(self, term):
         """Leave the dialog and the program; what the settings file then holds."""

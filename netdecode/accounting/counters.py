@@ -658,7 +658,8 @@ class ServiceStats(object):
 
     def snapshot(self, page=None, ports=None, lazy=False):
         """The table, or with ``page`` = (order, start, count) only that page of it in
-        that order (None, "port", "packets", "bytes", "bytes_in", "bytes_out") and its
+        that order (None, "port", "packets", "bytes", "packets_in", "bytes_in",
+        "packets_out", "bytes_out": *in* is towards the port) and its
         length in "total": a screen shows a page, and a flood of ports must not make
         every update build them all.  ``ports(port)`` keeps a port in the page; the
         rest are summed in "other_ports".  With ``lazy`` "services" is an iterator that
@@ -713,7 +714,9 @@ _SERVICE_ORDERS = {
     "port": lambda e: (e.key & 0xFFFF, e.key),
     "packets": lambda e: (-(e.in_packets + e.out_packets), e.key),
     "bytes": lambda e: (-(e.in_bytes + e.out_bytes), e.key),
+    "packets_in": lambda e: (-e.in_packets, e.key),
     "bytes_in": lambda e: (-e.in_bytes, e.key),
+    "packets_out": lambda e: (-e.out_packets, e.key),
     "bytes_out": lambda e: (-e.out_bytes, e.key),
 }
 
@@ -919,7 +922,8 @@ class LanStats(object):
 
     def snapshot(self, page=None, lazy=False):
         """The stations, or with ``page`` = (order, start, count) one page of them in
-        that order (None, "packets_in", "bytes_in", "packets_out", "bytes_out", "mac")
+        that order (None, "packets_in", "ip_in", "bytes_in", "packets_out", "ip_out",
+        "bytes_out", "mac")
         and their number in "total".  With ``lazy`` "stations" is an iterator that makes
         each row when taken, for a writer that streams it."""
         name = _cached_name(self.options.interface_name)
@@ -966,8 +970,10 @@ def _station_rows(stations, name):
 _STATION_ORDERS = {
     None: lambda e: (-(e.in_bytes + e.out_bytes), e.ifindex or 0, e.mac),
     "packets_in": lambda e: (-e.in_packets, e.ifindex or 0, e.mac),
+    "ip_in": lambda e: (-e.in_ip, e.ifindex or 0, e.mac),
     "bytes_in": lambda e: (-e.in_bytes, e.ifindex or 0, e.mac),
     "packets_out": lambda e: (-e.out_packets, e.ifindex or 0, e.mac),
+    "ip_out": lambda e: (-e.out_ip, e.ifindex or 0, e.mac),
     "bytes_out": lambda e: (-e.out_bytes, e.ifindex or 0, e.mac),
     "mac": lambda e: (e.mac, e.ifindex or 0),
 }

@@ -292,7 +292,8 @@ class App:
     def title(self, text, right=""):
         cols = self.scr.getmaxyx()[1]
         left = " iptraf.py | " + text
-        self.bar(0, left + right.rjust(max(0, cols - len(left) - 1)) + " ", "title")
+        gap = max(1, cols - len(left) - len(right) - 1)     # never run into the label
+        self.bar(0, left + " " * gap + right + " ", "title")
 
     def status(self, y, text):
         self.bar(y, " " + text, "status")

@@ -10,8 +10,11 @@ __all__ = ["ServicesView"]
 class ServicesView(View):
     name = "TCP/UDP service monitor"
     keys_help = "Up/Down/PgUp/PgDn/Home/End scroll  S sort  X exit"
-    sorts = (("P", "port", "port"), ("K", "packets", "packets"), ("B", "bytes", "bytes"),
-             ("T", "bytes to", "bytes_in"), ("F", "bytes from", "bytes_out"))
+    # iptraf-ng's keys; K, ours for packets before them, still works
+    sorts = (("R", "port", "port"), ("P", "packets", "packets"), ("B", "bytes", "bytes"),
+             ("T", "packets to", "packets_in"), ("O", "bytes to", "bytes_in"),
+             ("F", "packets from", "packets_out"), ("M", "bytes from", "bytes_out"))
+    sort_aliases = {"K": "P"}
 
     def draw(self, rows, cols):
         extra = parse_ports(self.app.settings.extra_ports)

@@ -13,6 +13,7 @@ class View:
     name = ""
     keys_help = "Up/Down/PgUp/PgDn/Home/End scroll  X exit"
     sorts = ()              # (letter, label, the order's name in the facility's snapshot)
+    sort_aliases = {}       # a letter of ours kept beside iptraf-ng's -> iptraf-ng's
 
     def __init__(self, app, session):
         self.app, self.session = app, session
@@ -29,6 +30,7 @@ class View:
         if self.prompting:
             self.prompting = False
             letter = chr(key).upper() if 0 < key < 256 else ""
+            letter = self.sort_aliases.get(letter, letter)
             for pick, label, order in self.sorts:
                 if letter == pick:
                     self.sort = (label, order)
