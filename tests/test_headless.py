@@ -60,6 +60,12 @@ class FileTest(unittest.TestCase):
                 self.assertNotIn("Traceback", proc.stderr.decode())
 
 
+    def test_help_says_the_output_is_json_lines(self):
+        help_text = " ".join(_run("--help").stdout.decode().split())
+        self.assertIn("--json and --dump write JSON Lines", help_text)
+        self.assertIn("| jq -c", help_text)
+        self.assertIn("json.tool --json-lines", help_text)
+
     def test_filter_on_a_file(self):
         proc = _run("-r", SAMPLE, "--dump", "-F", "tcp and not ip6")
         frames = [json.loads(line) for line in proc.stdout.decode().splitlines()]
@@ -104,6 +110,11 @@ class LiveTest(netns.LiveTestCase):
         self.assertEqual(proc.returncode, 0, err)
         snaps = [json.loads(line) for line in out.decode().splitlines()]
         self.assertGreaterEqual(len(snaps), 3)        # one per interval, and a last one
+        if sys.version_info >= (3, 9):                # JSON Lines, as --help says (--compact: 3.9)
+            lines = subprocess.run([sys.executable, "-m", "json.tool", "--json-lines",
+                                    "--compact"], input=out, stdout=subprocess.PIPE,
+                                   check=True).stdout.decode().splitlines()
+            self.assertEqual([json.loads(line) for line in lines], snaps)
         last = snaps[-1]
         (conn,) = [c for c in last["tcp"] if c["b"] == "%s:9001" % pair.ip_b]
         self.assertEqual((conn["a_to_b"]["flags"], conn["b_to_a"]["flags"]), ("CLOSED", "CLOSED"))
