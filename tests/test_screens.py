@@ -523,12 +523,19 @@ class TestInterfaceDeleted(NamespaceScreenTestCase):
 
 class TestInterfaceChooser(NamespaceScreenTestCase):
     def test_the_chooser_lists_kind_and_state_and_opens_the_screen(self):
+        # a veth pair too, whose kind ("virtual ethernet") is the longest there is
+        sh("ip", "-n", self.ns, "link", "add", "c0", "type", "veth", "peer", "name",
+           "c1-longer-name")
         term = self.start("-n", prefix=["ip", "netns", "exec", self.ns])
         term.wait_for("LAN station monitor")
         term.keys("d")                      # detailed statistics: no "All interfaces"
         screen = term.wait_for("Select interface")
         self.assertNotIn("All interfaces", screen)
         self.assertRegex(_row(screen, " lo "), r"lo +loopback +up +127\.0\.0\.1")
+        rows = [_row(screen, " lo "), _row(screen, " c0 "), _row(screen, " c1-longer-name ")]
+        self.assertIn("virtual ethernet", rows[1])
+        # the columns line up: each row's state begins at the same place
+        self.assertEqual(len({re.search(r" (up|down) ", r).start() for r in rows}), 1, screen)
         term.keys("Enter")
         screen = term.wait_for(" | Detailed interface statistics ")
         self.assertTrue(_row(screen, "Detailed interface statistics").rstrip().endswith("lo"))

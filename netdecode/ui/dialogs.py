@@ -51,12 +51,16 @@ def choose_interface(app, facility):
     items = []
     if facility in _ALL_INTERFACES:
         items.append(("*", "All interfaces", "all"))
-    for i in sorted(list_interfaces(), key=lambda i: i.index):
+    found = sorted(list_interfaces(), key=lambda i: i.index)
+    # columns as wide as their longest entry ("virtual ethernet"), so that they align
+    name_width = max([len(i.name) for i in found] + [4])
+    kind_width = max([len(i.kind) for i in found] + [4])
+    for i in found:
         state = "up" if i.up else "down"
         addresses = " ".join([socket.inet_ntop(socket.AF_INET, a) for a in i.ipv4[:1]]
                              + [socket.inet_ntop(socket.AF_INET6, a) for a in i.ipv6[:1]])
-        items.append(("", "%-15s %-10s %-4s %s" % (i.name, i.kind, state, addresses),
-                      i.name))
+        items.append(("", "%-*s %-*s %-4s %s" % (name_width, i.name, kind_width, i.kind,
+                                                 state, addresses), i.name))
     items.append(None)
     items.append(("X", "Back", None))
     return choose(app, "Select interface", items,
