@@ -143,6 +143,15 @@ class TestMenus(ScreenTestCase):
         term.wait_for("LAN station monitor")
         self.assertCleanExit(term)
 
+    def test_logging_shows_its_file_in_the_status_line(self):
+        log = os.path.join(self.folder, "g.log")
+        term = self.start("-r", SAMPLE, "-n", "-g", "-L", log, cols=200)
+        screen = _opened(term, "General interface statistics")
+        self.assertIn("| Log %s" % log, _row(screen, "Pkts 20"))
+        self.assertCleanExit(term)
+        with open(log) as f:
+            self.assertIn("logging started", f.read())
+
     def test_facility_flag_opens_the_screen_and_x_leaves_the_program(self):
         term = self.start("-r", SAMPLE, "-n", "-z", "all")
         _opened(term, "Packet size breakdown")

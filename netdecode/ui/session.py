@@ -39,10 +39,12 @@ class Session:
         args.filter = _combined_filter(app.args.filter, settings.filter_expression())
         self.facility, self.iface = facility, iface
         self.note = None                # the latest warning, for the status line
+        self.log_path = None            # the log file, for the status line
         logfile = None
         if args.log is not None or settings.logging:
             try:
                 logfile = open_log(args.log or "", facility, iface, args.log_format)
+                self.log_path = logfile.path
             except LogError as e:
                 self.warn("not logging: %s" % e)
         self.run = Run(args, facility, iface, None, logfile, [], [], self.warn,

@@ -109,6 +109,8 @@ class View:
         if status:
             text += " | " + status
         text += " | Drops %d | %s" % (monitor.dropped, elapsed_text(session.elapsed()))
+        if session.log_path:
+            text += " | Log " + session.log_path
         if session.note:
             text += " | " + session.note
         app.status(rows - 2, text)
