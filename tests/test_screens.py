@@ -86,9 +86,10 @@ class TestMenus(ScreenTestCase):
         term.keys("i")
         screen = term.wait_for("end of file")
         self.assertIn("TCP Connections (Source Host:Port)", screen)
-        self.assertEqual(_row(screen, "10.1.0.10:40000").split()[1:4], ["6", "361", "CLOSED"])
+        self.assertEqual(_row(screen, "10.1.0.10:40000").split()[1:5],
+                         ["=", "6", "361", "CLOSED"])       # = seen from its SYN
         self.assertEqual(_row(screen, "10.2.0.80:80 ").split()[1:4], ["4", "1257", "CLOSED"])
-        self.assertEqual(_row(screen, "[fd00::10]:40001").split()[1:4], ["1", "74", "S---"])
+        self.assertEqual(_row(screen, "[fd00::10]:40001").split()[1:5], ["=", "1", "74", "S---"])
         self.assertIn("UDP (71 bytes) from 10.1.0.10:53000 to 10.1.0.1:53 on if0", screen)
         self.assertIn("ICMP echo request (98 bytes)", screen)
         self.assertIn("Pkts 20", screen)
@@ -194,6 +195,8 @@ class TestTrafficScreen(ScreenTestCase):
         order = [l for l in screen.splitlines() if "10.1.0.1:" in l]
         self.assertIn(":1111", order[0])
         self.assertIn("> ", _row(screen, "10.1.0.1:2222"))     # already under way
+        self.assertIn("= ", _row(screen, "10.1.0.1:1111"))     # seen from its SYN
+        self.assertNotIn("=", _row(screen, "10.1.0.2:80"))     # the mark is the first line's
         term.keys("s", "p")
         screen = term.wait_for("sorted by packets")
         order = [l for l in screen.splitlines() if "10.1.0.1:" in l]
@@ -248,7 +251,8 @@ class TestTrafficScreen(ScreenTestCase):
     def test_a_monochrome_terminal(self):
         term = self.start("-r", SAMPLE, "-n", "-i", "all", prefix=["env", "TERM=vt100"])
         screen = term.wait_for("end of file")
-        self.assertEqual(_row(screen, "10.1.0.10:40000").split()[1:4], ["6", "361", "CLOSED"])
+        self.assertEqual(_row(screen, "10.1.0.10:40000").split()[1:5],
+                         ["=", "6", "361", "CLOSED"])
         self.assertCleanExit(term)
 
     def test_starting_in_a_tiny_terminal(self):
@@ -481,9 +485,10 @@ class TestLive(NamespaceScreenTestCase):
         self.assertEqual([int(server[1]), int(server[2]), server[3]],
                          expected["from 45678"] + ["CLOSED"], screen)
         client = client[0].split()
-        self.assertEqual([int(client[1]), int(client[2]), client[3]],
+        self.assertEqual(client[1], "=")                # seen from its SYN
+        self.assertEqual([int(client[2]), int(client[3]), client[4]],
                          expected["to 45678"] + ["CLOSED"], screen)
-        self.assertEqual(_row(screen, "S---").split()[1], "1")
+        self.assertEqual(_row(screen, "S---").split()[1:3], ["=", "1"])
         # the names came from the background resolver, /etc/hosts's localhost
         term.wait_for("localhost:")
         self.assertCleanExit(term)

@@ -138,7 +138,8 @@ class TrafficView(View):
         cells = []
         for label, width in columns:
             if label == "Packets":
-                mark = "> " if first and conn["under_way"] else ""
+                # iptraf-ng's marks: > under way when capture began, = seen from its SYN
+                mark = ("> " if conn["under_way"] else "= ") if first else ""
                 cells.append((mark + fit(half["packets"], width - len(mark))).rjust(width))
             elif label == "Bytes":
                 cells.append(fit(half["bytes"], width).rjust(width))
