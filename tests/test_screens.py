@@ -14,7 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from builders import eth, ip4, pcap_bytes, tcp
+from builders import eth, ip4, pcap_bytes, sll, tcp, udp
 from netns import IPTRAF, reap, require_live, sh
 from terminal import Terminal, require_tmux
 
@@ -258,6 +258,31 @@ class TestTrafficScreen(ScreenTestCase):
     def test_starting_in_a_tiny_terminal(self):
         term = self.start("-r", SAMPLE, "-n", cols=30, rows=8)
         term.wait_for("Terminal too small")
+        self.assertCleanExit(term)
+
+
+class TestSizesScreen(ScreenTestCase):
+    def test_in_and_out_per_bin_and_the_largest_each_way(self):
+        t = 1764000000 * 10**9
+        # Linux cooked frames: the packet type says the direction (0 in, 4 out)
+        frames = [(t + i, sll(ip4(udp(b"x" * size)), pkttype=way))
+                  for i, (size, way) in enumerate(((10, 0), (20, 0), (30, 4), (900, 4),
+                                                   (500, 0)))]
+        path = os.path.join(self.folder, "cooked.pcap")
+        with open(path, "wb") as f:
+            f.write(pcap_bytes(frames, linktype=113))
+        term = self.start("-r", path, "-n", "-z", "all")
+        screen = _opened(term, "Packet size breakdown")
+        self.assertEqual(_row(screen, "Count").split()[:5],
+                         ["Packet", "size", "Count", "In", "Out"])
+        self.assertEqual(_row(screen, "1 to 75:").split()[3:6], ["3", "2", "1"])
+        self.assertEqual(_row(screen, "901 to 975:").split()[9:12], ["1", "0", "1"])  # right
+        self.assertEqual(_row(screen, "526 to 600:").split()[3:6], ["1", "1", "0"])
+        self.assertIn("Largest packet: 944 bytes   in: 544   out: 944", screen)
+        self.assertIn("Packets: 5   in: 3   out: 2", screen)
+        term.resize(60, 15)             # one column then, scrolled
+        screen = term.wait_for(lambda s: "Count" in s and s.count("Count") == 1)
+        self.assertEqual(_row(screen, "1 to 75:").split()[3:6], ["3", "2", "1"])
         self.assertCleanExit(term)
 
 
