@@ -381,19 +381,23 @@ class TestSettings(ScreenTestCase):
         term.wait_for("[x] TCP")
         term.keys("Enter")                                  # TCP off
         term.wait_for("[ ] TCP")
-        term.keys("x", "i")
+        term.keys("x")
+        term.wait_for("A saved filter is on: not (tcp) (F: Filters)")    # the menu says so
+        term.keys("i")
         screen = term.wait_for("end of file")
         self.assertNotIn("10.1.0.10:40000", screen)
-        self.assertIn("Filtered 11", screen)
-        self.assertIn("TCP 0 Other 9", screen)
+        self.assertIn("Pkts 20 | Filtered 11 | Filter (saved): not (tcp) |", screen)
+        term.resize(120, 24)                                # the rest of the status line
+        self.assertIn("TCP 0 Other 9", term.wait_for("Drops 0"))
+        term.resize(80, 24)
         term.keys("x", "f")
         term.wait_for("[ ] TCP")
         _edit_expression(term, "icmp")
         term.wait_for("Expression: icmp")
         term.keys("x", "i")
         screen = term.wait_for("end of file")
-        self.assertIn("TCP 0 Other 4", screen)
-        self.assertIn("Filtered 16", screen)
+        self.assertIn("Other traffic (4, newest last)", screen)
+        self.assertIn("Filtered 16 | Filter (saved): not (tcp) and (icmp)", screen)
         term.keys("x", "f")
         term.wait_for("Expression: icmp")
         _edit_expression(term, "port port")                 # refused, and kept as it was
@@ -403,6 +407,14 @@ class TestSettings(ScreenTestCase):
         saved = self.saved_settings(term)
         self.assertIn("filter_tcp = no", saved)
         self.assertIn("filter_expr = icmp", saved)
+        # the next run says at once that the saved filter is on, and with -F, both
+        term = self.start("-r", SAMPLE, "-n", "-F", "ip", cols=120)
+        term.wait_for("A saved filter is on: not (tcp) and (icmp)")
+        term.keys("g")
+        screen = _opened(term, "General interface statistics")
+        self.assertIn("| Filter: ip, and saved: not (tcp) and (icmp)", screen)
+        term.keys("x")
+        self.assertCleanExit(term)
 
 
 class TestSignals(ScreenTestCase):

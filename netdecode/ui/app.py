@@ -171,7 +171,11 @@ class App:
 
     def menu(self):
         while True:
-            action = dialogs.choose(self, "iptraf.py", _MAIN_MENU)
+            saved = self.settings.filter_expression()
+            footer = dialogs.MENU_FOOTER
+            if saved:           # it filters every screen: say so before one opens
+                footer = "A saved filter is on: %s (F: Filters)" % saved
+            action = dialogs.choose(self, "iptraf.py", _MAIN_MENU, footer)
             if action is None:
                 return
             if action == "breakdowns":

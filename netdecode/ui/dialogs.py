@@ -8,13 +8,16 @@ from ..filter import Filter, FilterError
 from ..run.settings import FILTER_PROTOCOLS, SETTINGS, ConfigError
 from .keys import CTRL_X, ENTER_KEYS, ESC, QUIT_KEYS
 
-__all__ = ["about", "choose", "choose_interface", "configure", "filters", "message"]
+__all__ = ["MENU_FOOTER", "about", "choose", "choose_interface", "configure", "filters",
+           "message"]
 
 _ALL_INTERFACES = ("traffic", "lan", "processes")     # the facilities that take "all"
 
 
-def choose(app, heading, items, footer="Up/Down select, Enter open, or the "
-           "capital letter; X: back"):
+MENU_FOOTER = "Up/Down select, Enter open, or the capital letter; X: back"
+
+
+def choose(app, heading, items, footer=MENU_FOOTER):
     """A menu of (hotkey, label, action) items and None rules; the chosen action,
     or None."""
     curses = app.curses

@@ -10,7 +10,7 @@ from ..output.logs import LogError, open_log
 from ..run.monitor import wall_clock_ns
 from ..run.runner import Run, chain
 
-__all__ = ["Session"]
+__all__ = ["Session", "filter_text"]
 
 _FILE_SLICE = 4096              # frames fed between two looks at the keyboard
 _FILE_BUDGET = 0.05             # seconds of file reading between two looks
@@ -22,6 +22,15 @@ def _combined_filter(*exprs):
     if len(exprs) < 2:
         return exprs[0] if exprs else None
     return " and ".join("(%s)" % e for e in exprs)
+
+
+def filter_text(given, saved):
+    """What the status line says of the filters at work: -F's and the saved one."""
+    if given and saved:
+        return "Filter: %s, and saved: %s" % (given, saved)
+    if saved:
+        return "Filter (saved): " + saved
+    return "Filter: " + given if given else None
 
 
 class Session:
@@ -36,7 +45,9 @@ class Session:
         if args.log_interval is None:
             args.log_interval = settings.log_interval * 60.0
         args.promisc = args.promisc or settings.promiscuous
-        args.filter = _combined_filter(app.args.filter, settings.filter_expression())
+        saved = settings.filter_expression()
+        args.filter = _combined_filter(app.args.filter, saved)
+        self.filter_text = filter_text(app.args.filter, saved)
         self.facility, self.iface = facility, iface
         self.note = None                # the latest warning, for the status line
         self.log_path = None            # the log file, for the status line

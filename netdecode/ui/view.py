@@ -103,16 +103,20 @@ class View:
             state = "sorted by %s | %s" % (self.sort[0], state)
         app.title(self.name, state)
         monitor = session.monitor
+        # most telling first, since a narrow terminal cuts the line short: a warning,
+        # then the filter (it changes what every figure means)
         text = "Pkts %d" % monitor.packets
+        if session.note:
+            text += " | " + session.note
         if monitor.filtered:
             text += " | Filtered %d" % monitor.filtered
+        if session.filter_text:
+            text += " | " + session.filter_text
         if status:
             text += " | " + status
         text += " | Drops %d | %s" % (monitor.dropped, elapsed_text(session.elapsed()))
         if session.log_path:
             text += " | Log " + session.log_path
-        if session.note:
-            text += " | " + session.note
         app.status(rows - 2, text)
         if self.prompting:
             app.help(rows - 1, "Sort by: " + ", ".join(
