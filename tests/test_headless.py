@@ -126,6 +126,35 @@ class LiveTest(netns.LiveTestCase):
                          sum(c["a_to_b"]["packets"] + c["b_to_a"]["packets"]
                              for c in last["tcp"]) + sum(f["packets"] for f in last["flows"]))
 
+    def test_general_lists_every_interface_as_they_come_and_go(self):
+        pair = self.pair
+        proc = pair.popen(pair.b, [sys.executable, IPTRAF, "-g", "--json", "--interval", "0.3"])
+        self.addCleanup(netns.reap, proc)
+
+        def names_until(wanted, limit=40):
+            """The interface rows of each snapshot until ``wanted(rows)``."""
+            for _ in range(limit):
+                line = proc.stdout.readline()
+                if not line:
+                    self.fail(proc.stderr.read())
+                rows = {r["iface"]: r for r in json.loads(line)["interfaces"]}
+                if wanted(rows):
+                    return rows
+            self.fail("not seen in %d snapshots: %s" % (limit, sorted(rows)))
+        # from the start, every interface, quiet ones too, with zeros
+        rows = names_until(lambda rows: True)
+        self.assertEqual(sorted(rows), ["lo", pair.if_b])
+        self.assertEqual(rows["lo"]["total"], {"packets": 0, "bytes": 0})
+        self.assertEqual(rows["lo"]["rate"], {"bps": 0.0, "pps": 0.0})
+        pair.run(pair.b, ["ip", "link", "add", "gx0", "type", "veth", "peer", "name", "gx1"])
+        rows = names_until(lambda rows: "gx0" in rows and "gx1" in rows)
+        self.assertEqual(rows["gx0"]["total"]["packets"], 0)
+        pair.run(pair.b, ["ip", "link", "del", "gx0"])
+        names_until(lambda rows: sorted(rows) == ["lo", pair.if_b])
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 0)
+
     def test_timeout_ends_with_a_snapshot(self):
         pair = self.pair
         start = time.monotonic()

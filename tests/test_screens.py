@@ -572,6 +572,21 @@ class TestInterfaceDeleted(NamespaceScreenTestCase):
         self.assertCleanExit(term)
 
 
+class TestGeneralLive(NamespaceScreenTestCase):
+    def test_every_interface_from_the_start_and_as_they_come_and_go(self):
+        term = self.start("-n", "-g", "--interval", "0.3",
+                          prefix=["ip", "netns", "exec", self.ns])
+        screen = term.wait_for("Interfaces 1")
+        self.assertEqual(_row(screen, "lo ").split()[:6], ["lo", "0", "0", "0", "0", "0"])
+        sh("ip", "-n", self.ns, "link", "add", "gx0", "type", "veth", "peer", "name", "gx1")
+        screen = term.wait_for("Interfaces 3")
+        self.assertEqual(_row(screen, "gx1 ").split()[:2], ["gx1", "0"])
+        sh("ip", "-n", self.ns, "link", "del", "gx0")
+        screen = term.wait_for("Interfaces 1")
+        self.assertNotIn("gx0", screen)
+        self.assertCleanExit(term)
+
+
 class TestInterfaceChooser(NamespaceScreenTestCase):
     def test_the_chooser_lists_kind_and_state_and_opens_the_screen(self):
         # a veth pair too, whose kind ("virtual ethernet") is the longest there is

@@ -223,6 +223,8 @@ class GeneralStats(object):
     Snapshot: ``{"interfaces": [row...], "evicted": N}``, rows in interface index order,
     each ``{"iface", "ifindex", "total", "ipv4", "ipv6", "nonip", "badip" (each
     {"packets", "bytes"}), "rate", "peak" (each {"bps", "pps"}), "last"}``.
+
+    Live, ``follow(present)`` lists every interface there is.
     """
 
     def __init__(self, options):
@@ -231,6 +233,22 @@ class GeneralStats(object):
         self.evicted = 0
         self._cap = max(1, options.max_entries)
         self._span = _Span()
+        self.present = None
+
+    def follow(self, present):
+        """Rows for the interfaces there are, by ``present()`` (their indexes), asked now
+        and at every tick: every interface has one from the start (zeros until it
+        carries a packet), a new one gains one, a deleted one's goes."""
+        self.present = present
+        self._follow(present())
+
+    def _follow(self, indexes):
+        table = self.interfaces
+        for ifindex in set(table).difference(indexes):
+            del table[ifindex]
+        for ifindex in indexes:
+            if ifindex not in table and len(table) < self._cap:
+                table[ifindex] = _Interface(ifindex)
 
     def __repr__(self):
         return "GeneralStats(%d interfaces)" % len(self.interfaces)
@@ -297,6 +315,8 @@ class GeneralStats(object):
             e.nonip_bytes += n
 
     def tick(self, now):
+        if self.present is not None:
+            self._follow(self.present())
         elapsed = self._span.close(now)
         if elapsed is None:
             return

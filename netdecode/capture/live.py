@@ -335,6 +335,12 @@ class LiveCapture:
 
     # bookkeeping
 
+    def interfaces(self):
+        """The indexes of the interfaces there are now, their names learnt afresh: for
+        a facility that lists every interface as they come and go."""
+        self._refresh_interfaces()
+        return sorted(self._ifaces)
+
     def interface_name(self, ifindex):
         info = self._ifaces.get(ifindex)
         return info[0] if info is not None else "if%d" % ifindex

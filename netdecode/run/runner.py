@@ -157,6 +157,8 @@ class Run:
             if hasattr(self.sink, "owners"):
                 # the owners of local sockets: looked up in a thread, read at snapshots
                 self.owners = self.sink.owners = Owners()
+            if self.facility == "general":        # every interface, as they come and go
+                self.sink.follow(cap.interfaces)
         except BaseException:
             cap.close()
             raise
