@@ -155,6 +155,23 @@ class LiveTest(netns.LiveTestCase):
         proc.communicate(timeout=30)
         self.assertEqual(proc.returncode, 0)
 
+    def test_an_interface_down_then_back_up_is_told_both_times(self):
+        pair = self.pair
+        proc = pair.popen(pair.b, [sys.executable, IPTRAF, "-d", pair.if_b, "--json",
+                                   "--interval", "0.3"])
+        self.addCleanup(netns.reap, proc)
+        time.sleep(1.0)
+        pair.run(pair.b, ["ip", "link", "set", pair.if_b, "down"])
+        time.sleep(1.5)
+        pair.run(pair.b, ["ip", "link", "set", pair.if_b, "up"])
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(err.decode().splitlines(), [
+            "iptraf.py: %s: the interface went down; waiting for it to come back" % pair.if_b,
+            "iptraf.py: %s: back up" % pair.if_b])
+
     def test_timeout_ends_with_a_snapshot(self):
         pair = self.pair
         start = time.monotonic()

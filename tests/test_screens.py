@@ -587,6 +587,24 @@ class TestGeneralLive(NamespaceScreenTestCase):
         self.assertCleanExit(term)
 
 
+class TestInterfaceDown(NamespaceScreenTestCase):
+    def test_down_waiting_then_back_up_in_the_status_line(self):
+        sh("ip", "-n", self.ns, "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+        sh("ip", "-n", self.ns, "link", "set", "d1", "up")
+        sh("ip", "-n", self.ns, "link", "set", "d0", "up")
+        term = self.start("-n", "-d", "d0", "--interval", "0.3", cols=120,
+                          prefix=["ip", "netns", "exec", self.ns])
+        term.wait_for("Total rates:")
+        sh("ip", "-n", self.ns, "link", "set", "d0", "down")
+        term.wait_for("d0: the interface went down; waiting for it to come back")
+        time.sleep(1.5)                 # redraws later, it still says so
+        self.assertIn("went down; waiting", term.text())
+        sh("ip", "-n", self.ns, "link", "set", "d0", "up")
+        screen = term.wait_for("d0: back up")
+        self.assertNotIn("went down", screen)
+        self.assertCleanExit(term)
+
+
 class TestInterfaceChooser(NamespaceScreenTestCase):
     def test_the_chooser_lists_kind_and_state_and_opens_the_screen(self):
         # a veth pair too, whose kind ("virtual ethernet") is the longest there is

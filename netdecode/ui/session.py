@@ -112,12 +112,12 @@ class Session:
             self.cap = None
             return
         except InterfaceDown as e:
-            if not self.down:
-                self.warn("%s; waiting for it to come back" % e.strerror)
+            self.warn("%s; waiting for it to come back" % e.strerror)
             self.down = True
             return
-        if self.down:
-            self.down, self.note = False, None
+        if self.down and not self.cap.down:     # the note stays until then
+            self.down = False
+            self.warn("%s: back up" % self.iface)
         self.monitor.dropped = self.cap.stats()["dropped"]
         if frames:
             self.monitor.feed(frames)
