@@ -133,6 +133,10 @@ def _parser():
     ap.add_argument("--metrics", metavar="[HOST:]PORT",
                     help="serve Prometheus metrics on http://HOST:PORT/metrics (host "
                          "default 127.0.0.1), with any facility")
+    ap.add_argument("--bytes", choices=("frame", "ip"),
+                    help="byte counts and size bins of frames (default: wire lengths, as "
+                         "Wireshark) or of IP packets (as iptraf-ng; the screens: their "
+                         "setting)")
     ap.add_argument("--capture-mode", choices=("ring", "socket"), default="ring",
                     help="live: a TPACKET_V3 ring (default) or plain socket reads")
     ap.add_argument("--snaplen", type=int, default=DEFAULT_SNAPLEN, metavar="BYTES",
@@ -218,6 +222,8 @@ def _main(argv):
             args.interval = _INTERVAL
         if args.log_interval is None:
             args.log_interval = _LOG_INTERVAL
+        if args.bytes is None:
+            args.bytes = "frame"
     if args.dump and args.json:
         ap.error("--dump and --json: choose one")
     if args.dump:

@@ -66,6 +66,42 @@ class FileTest(unittest.TestCase):
         self.assertIn("| jq -c", help_text)
         self.assertIn("json.tool --json-lines", help_text)
 
+    def test_bytes_ip_counts_ip_packets_as_iptraf_ng_does(self):
+        frames = [json.loads(line) for line in _run("-r", SAMPLE, "--dump").stdout.splitlines()]
+
+        def ip_length(f):
+            if "ip_len" in f:
+                return f["ip_len"]
+            return 40 + f["ip6_plen"] if "ip6_plen" in f else f["len"]
+        sizes = [ip_length(f) for f in frames]
+        self.assertEqual(sum(f["len"] for f in frames) - sum(sizes), 17 * 14)
+
+        def snap(facility, *mode):
+            proc = _run("-r", SAMPLE, facility, *(("all",) if facility != "-g" else ())
+                        + ("--json",) + mode)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            return json.loads(proc.stdout.decode())
+        self.assertEqual(snap("-g", "--bytes", "ip")["interfaces"][0]["total"]["bytes"],
+                         sum(sizes))
+        self.assertEqual(snap("-g", "--bytes", "frame")["interfaces"][0]["total"]["bytes"],
+                         sum(f["len"] for f in frames))
+        self.assertEqual(snap("-d", "--bytes", "ip")["counts"]["total"]["bytes"], sum(sizes))
+        z = snap("-z", "--bytes", "ip")
+        self.assertEqual((z["largest"], z["bytes"]), (max(sizes), sum(sizes)))
+        self.assertEqual(z["bins"][-2]["max"], 1500)            # the bins end at the MTU
+        self.assertEqual([b["packets"] for b in z["bins"][:2]],
+                         [sum(1 for n in sizes if n <= 75),
+                          sum(1 for n in sizes if 75 < n <= 150)])
+        s = snap("-s", "--bytes", "ip")
+        web = [f for f in frames if 80 in (f.get("tcp_sport"), f.get("tcp_dport"))]
+        self.assertEqual([r["bytes"] for r in s["services"] if r["port"] == 80],
+                         [sum(ip_length(f) for f in web)])
+        i = snap("-i", "--bytes", "ip")
+        self.assertEqual(i["tcp"][0]["a_to_b"]["bytes"],
+                         sum(ip_length(f) for f in web if f["tcp_dport"] == 80))
+        lan = snap("-l", "--bytes", "ip")
+        self.assertEqual(sum(r["out"]["bytes"] for r in lan["stations"]), sum(sizes))
+
     def test_filter_on_a_file(self):
         proc = _run("-r", SAMPLE, "--dump", "-F", "tcp and not ip6")
         frames = [json.loads(line) for line in proc.stdout.decode().splitlines()]

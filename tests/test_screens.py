@@ -361,6 +361,28 @@ class TestSettings(ScreenTestCase):
         self.assertIn("kB/s", _row(term.wait_for("if0"), "if0"))
         self.assertCleanExit(term)
 
+    def test_bytes_counted_as_ip_packets_from_configure_and_the_flag(self):
+        term = self.start("-r", SAMPLE, "-n")
+        term.wait_for("Configure")
+        term.keys("c")
+        term.wait_for("Bytes counted")
+        term.keys("Up", "Enter")                            # the last line: frame -> ip
+        term.wait_for(lambda s: "ip" in _row(s, "Bytes counted").split())
+        term.keys("x", "d")
+        screen = _opened(term, "Detailed interface statistics")
+        self.assertIn("IP bytes | sample.pcap", screen)     # the screens say so
+        self.assertEqual(_row(screen, "Total:").split()[1:3], ["20", "2176"])
+        term.keys("x")
+        term.wait_for("LAN station monitor")
+        self.assertCleanExit(term)
+        with open(self.config) as f:
+            self.assertIn("bytes = ip", f.read())
+        term = self.start("-r", SAMPLE, "-n", "-d", "all", "--bytes", "frame")   # the flag wins
+        screen = _opened(term, "Detailed interface statistics")
+        self.assertNotIn("IP bytes", screen)
+        self.assertEqual(_row(screen, "Total:").split()[1:3], ["20", "2414"])
+        self.assertCleanExit(term)
+
     def test_a_bad_value_is_refused_with_a_message(self):
         term = self.start("-r", SAMPLE, "-n")
         term.wait_for("Configure")

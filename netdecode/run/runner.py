@@ -22,6 +22,7 @@ from ..output import logs
 from ..output.dump import Dumper
 from ..output.export import FlowExport
 from ..output.metrics import Metrics, MetricsServer
+from .ipbytes import IPBytes
 from .monitor import Monitor
 
 __all__ = ["Run", "SetupError", "UsageError", "chain"]
@@ -62,6 +63,9 @@ class Run:
     def build(self, options, ifindex, mtu, link_header, recorder, match=None):
         """The monitor and its sinks: the recorder, the facility's sink (or the --dump
         writer), then its logger and its --json reporter, which read what it counted."""
+        ip_bytes = self.facility is not None and self.args.bytes == "ip"
+        if ip_bytes:
+            link_header = 0                     # the size bins then end at the MTU
         sink = self.sink = _sink(self.facility, options, ifindex, mtu, link_header)
         sinks = [sink] if recorder is None else [recorder, sink]
         self.recorder = recorder
@@ -78,6 +82,9 @@ class Run:
                 self.logger = logs.ReportLog(self.facility, sink, self.logfile,
                                              self.args.log_interval, self.iface)
             sinks.append(self.logger)
+        if ip_bytes:
+            at = sinks.index(sink)              # the facility and its log count IP bytes
+            sinks[at:] = [IPBytes(sinks[at:])]
         self.monitor = Monitor(sinks, self.args.interval, match)
         if self.export is not None:
             self.monitor.extras.append(lambda: {"export": self.export.stats()})

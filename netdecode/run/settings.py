@@ -99,6 +99,7 @@ SETTINGS = (
     ("sweep_hosts", _number(2, 65535, int), 25, "Host sweep: failed hosts on one port in 5 min"),
     ("syn_flood_rate", _number(1, 10**7, int), 500, "SYN flood: SYNs per second to one port"),
     ("icmp_flood_rate", _number(1, 10**7, int), 500, "ICMP flood: echo requests per second"),
+    ("bytes", _choice("frame", "ip"), "frame", "Bytes counted (frame/ip, as iptraf-ng)"),
 )
 
 # the Filters dialog's protocol switches: key, label, the tcpdump expression it covers

@@ -81,8 +81,10 @@ def message(app, text):
 def about(app):
     message(app, 
         "iptraf.py: IPTraf reborn in pure Python, the standard library only. "
-        "Python %s. Settings: %s. Byte counts are wire lengths, link header "
-        "included, FCS excluded." % (platform.python_version(), app.config_path))
+        "Python %s. Settings: %s. Byte counts are %s." % (
+            platform.python_version(), app.config_path,
+            "IP packet lengths, as iptraf-ng counts them" if app.settings.bytes == "ip"
+            else "wire lengths, link header included, FCS excluded"))
 
 def _edit_line(app, prompt, initial):
     """A one-line editor on the bottom line: Enter keeps the text, Esc gives None."""
@@ -150,6 +152,8 @@ def configure(app):
                 setattr(app.settings, name, not value)
             elif name == "activity_unit":
                 app.settings.activity_unit = "kbytes" if value == "kbits" else "kbits"
+            elif name == "bytes":
+                app.settings.bytes = "ip" if value == "frame" else "frame"
             else:
                 text = _edit_line(app, label + ": ", app.settings.text(name))
                 if text is not None:

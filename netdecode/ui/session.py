@@ -44,6 +44,8 @@ class Session:
             args.interval = settings.update_interval
         if args.log_interval is None:
             args.log_interval = settings.log_interval * 60.0
+        if args.bytes is None:
+            args.bytes = settings.bytes
         args.promisc = args.promisc or settings.promiscuous
         saved = settings.filter_expression()
         args.filter = _combined_filter(app.args.filter, saved)
@@ -166,11 +168,13 @@ class Session:
         return (self.monitor.last_ts - self.first_ts) / 1e9
 
     def state(self):
-        """What the title bar says of the source."""
+        """What the title bar says of the source (and of the bytes, when they are IP
+        packets' rather than frames')."""
+        counted = "IP bytes | " if self.run.args.bytes == "ip" else ""
         if self.run.args.read:
             name = os.path.basename(self.run.args.read)
-            return "%s (%s)" % (name, "end of file" if self.ended else "reading")
-        return self.iface if self.iface != "all" else "all interfaces"
+            return "%s%s (%s)" % (counted, name, "end of file" if self.ended else "reading")
+        return counted + (self.iface if self.iface != "all" else "all interfaces")
 
     def close(self):
         if self.cap is not None:

@@ -27,8 +27,12 @@ class SizesView(View):
         else:
             lines = cells
         lines.append("")
-        lines.append("Interface MTU is %d bytes, not counting the %d-byte link header"
-                     % (snap["mtu"], snap["link_header"]))
+        if self.session.run.args.bytes == "ip":
+            lines.append("Interface MTU is %d bytes; sizes are IP packet lengths"
+                         % snap["mtu"])
+        else:
+            lines.append("Interface MTU is %d bytes, not counting the %d-byte link header"
+                         % (snap["mtu"], snap["link_header"]))
         lines.append("Largest packet: %d bytes   in: %d   out: %d" % (
             snap["largest"], snap["in"]["largest"], snap["out"]["largest"]))
         lines.append("Mean size: %.1f bytes   Packets: %d   in: %d   out: %d" % (
