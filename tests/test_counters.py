@@ -339,25 +339,41 @@ class DetailedStatsTest(unittest.TestCase):
         snap = d.snapshot()
         self.assertEqual(snap["rate"], {"total": {"bps": 12000.0, "pps": 2.0},
                                         "in": {"bps": 8000.0, "pps": 1.0},
-                                        "out": {"bps": 4000.0, "pps": 1.0}})
+                                        "out": {"bps": 4000.0, "pps": 1.0},
+                                        "broadcast": {"bps": 0.0, "pps": 0.0}})
         mon.feed([fr(sized(4000), T0 + 3 * SEC, pkttype=4),
                   fr(sized(1000), T0 + 3500 * MS, pkttype=0),
                   fr(sized(77), T0 + 3500 * MS, pkttype=None)])
         snap = d.snapshot()
         self.assertEqual(snap["rate"], {"total": {"bps": 1000.0, "pps": 0.5},
                                         "in": {"bps": 1000.0, "pps": 0.5},
-                                        "out": {"bps": 0.0, "pps": 0.0}})
+                                        "out": {"bps": 0.0, "pps": 0.0},
+                                        "broadcast": {"bps": 0.0, "pps": 0.0}})
         mon.finish()
         snap = d.snapshot()
         self.assertEqual(snap["rate"], {"total": {"bps": 81232.0, "pps": 6.0},
                                         "in": {"bps": 16000.0, "pps": 2.0},
-                                        "out": {"bps": 64000.0, "pps": 2.0}})
+                                        "out": {"bps": 64000.0, "pps": 2.0},
+                                        "broadcast": {"bps": 0.0, "pps": 0.0}})
         self.assertEqual(snap["peak"], {"total": {"bps": 81232.0, "pps": 6.0},
                                         "in": {"bps": 16000.0, "pps": 2.0},
-                                        "out": {"bps": 64000.0, "pps": 2.0}})
+                                        "out": {"bps": 64000.0, "pps": 2.0},
+                                        "broadcast": {"bps": 0.0, "pps": 0.0}})
         self.assertEqual(snap["counts"]["total"],
                          {"packets": 6, "bytes": 6827, "in": pair(3, 2250),
                           "out": pair(2, 4500)})
+
+    def test_broadcast_rates_and_peak(self):
+        d = DetailedStats(options())
+        mon = Monitor([d], interval=1.0)
+        bcast = "ff:ff:ff:ff:ff:ff"
+        mon.feed([fr(sized(1000, dst=bcast), T0, pkttype=1), fr(sized(500), T0 + 500 * MS),
+                  fr(sized(250, dst=bcast), T0 + SEC, pkttype=1)])
+        self.assertEqual(d.snapshot()["rate"]["broadcast"], {"bps": 8000.0, "pps": 1.0})
+        mon.feed([fr(sized(100), T0 + 3 * SEC)])
+        snap = d.snapshot()
+        self.assertEqual(snap["rate"]["broadcast"], {"bps": 1000.0, "pps": 0.5})
+        self.assertEqual(snap["peak"]["broadcast"], {"bps": 8000.0, "pps": 1.0})
 
     def test_one_interface(self):
         d = DetailedStats(options(), ifindex=3)

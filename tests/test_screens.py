@@ -107,6 +107,7 @@ class TestMenus(ScreenTestCase):
         self.assertEqual(_row(screen, "TCP:").split()[1:3], ["11", "1692"])
         self.assertEqual(_row(screen, "Non-IP:").split()[1:3], ["3", "172"])
         self.assertIn("IP checksum errors: 0", screen)
+        self.assertEqual(_row(screen, "Broadcast rates:").split()[2:4], ["0.44", "kbps"])
         term.keys("x")
 
         term.keys("s")

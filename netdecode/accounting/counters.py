@@ -403,7 +403,8 @@ class DetailedStats(object):
     """Detailed interface statistics (-d): counts by protocol and direction, rates, peaks.
 
     Snapshot: ``{"iface", "counts": {row: {"packets", "bytes", "in": {"packets",
-    "bytes"}, "out": {...}}}, "rate": {"total"|"in"|"out": {"bps", "pps"}}, "peak": {...},
+    "bytes"}, "out": {...}}}, "rate": {"total"|"in"|"out"|"broadcast": {"bps", "pps"}},
+    "peak": {...},
     "ip_checksum_errors": N}`` with the rows total, ipv4, ipv6, nonip, tcp, udp, icmp,
     icmpv6, other_ip, broadcast, multicast, badip.
     """
@@ -416,9 +417,9 @@ class DetailedStats(object):
         self.badip = [0] * 6                     # packets, then bytes, per direction
         self.checksum_errors = 0
         self._span = _Span()
-        self._base = (0, 0, 0, 0, 0, 0)          # packets, bytes: total, in, out
-        self._rate = [0.0] * 6                   # bps, pps: total, in, out
-        self._peak = [0.0] * 6
+        self._base = (0,) * 8           # packets, bytes: total, in, out, broadcast
+        self._rate = [0.0] * 8          # bps, pps: total, in, out, broadcast
+        self._peak = [0.0] * 8
 
     def __repr__(self):
         return "DetailedStats(ifindex=%r, packets=%d)" % (self.ifindex, sum(self.packets))
@@ -529,13 +530,15 @@ class DetailedStats(object):
         if elapsed is None:
             return
         (up, ub), (ip, ib), (op, ob) = self._sums(range(_KINDS), (0, 1, 2))
-        counts = (up + ip + op, ub + ib + ob, ip, ib, op, ob)
+        bcast = self._sums(range(_KINDS), (1,))
+        counts = (up + ip + op, ub + ib + ob, ip, ib, op, ob,
+                  sum(p for p, _ in bcast), sum(b for _, b in bcast))
         base = self._base
         rate, peak = self._rate, self._peak
-        for k in range(3):
+        for k in range(4):
             rate[2 * k] = (counts[2 * k + 1] - base[2 * k + 1]) * 8e9 / elapsed
             rate[2 * k + 1] = (counts[2 * k] - base[2 * k]) * 1e9 / elapsed
-        for k in range(6):
+        for k in range(8):
             if rate[k] > peak[k]:
                 peak[k] = rate[k]
         self._base = counts
@@ -555,12 +558,15 @@ class DetailedStats(object):
             "iface": (self.options.interface_name(self.ifindex)
                       if self.ifindex is not None else None),
             "counts": counts,
-            "rate": {"total": _rate(rate[0], rate[1]), "in": _rate(rate[2], rate[3]),
-                     "out": _rate(rate[4], rate[5])},
-            "peak": {"total": _rate(peak[0], peak[1]), "in": _rate(peak[2], peak[3]),
-                     "out": _rate(peak[4], peak[5])},
+            "rate": _rates(rate), "peak": _rates(peak),
             "ip_checksum_errors": self.checksum_errors,
         }
+
+
+def _rates(values):
+    """The detailed statistics' rates (or peaks), (bps, pps) by turns, by name."""
+    return {name: _rate(values[2 * k], values[2 * k + 1])
+            for k, name in enumerate(("total", "in", "out", "broadcast"))}
 
 
 # --- TCP/UDP service monitor (-s) ----------------------------------------------------
