@@ -100,7 +100,7 @@ class TestFilterSwitches(unittest.TestCase):
                     self.assertIn("rejects all packets", str(e))
                     left = set(keys) - set(off)
                     self.assertTrue(not left or (linktype == 101 and left <= {
-                        "filter_arp", "filter_nonip"}), (linktype, off))
+                        "filter_arp", "filter_rarp", "filter_nonip"}), (linktype, off))
 
     def test_each_switch_leaves_out_its_protocol(self):
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -110,6 +110,7 @@ class TestFilterSwitches(unittest.TestCase):
             "filter_icmp": eth(ip4(icmp(), proto=1)),
             "filter_other_ip": eth(ip4(b"\0" * 8, proto=47)),
             "filter_arp": eth(arp(), type=0x0806),
+            "filter_rarp": eth(arp(op=3), type=0x8035),
             "filter_nonip": eth8023(llc(b"\0" * 40, dsap=0x42, ssap=0x42)),
         }
         frames_v6 = {"filter_icmp": eth(ip6(icmp6(), nxt=58), type=0x86DD)}

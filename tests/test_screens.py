@@ -61,8 +61,9 @@ def _opened(term, name):
 
 
 def _edit_expression(term, text):
-    """In the Filters dialog: the expression line (below the six protocols) set to text."""
-    term.keys(*["Down"] * 6)
+    """In the Filters dialog: the expression line (below the protocols) set to text."""
+    from netdecode.run.settings import FILTER_PROTOCOLS
+    term.keys(*["Down"] * len(FILTER_PROTOCOLS))
     term.keys("Enter", "C-u", text, "Enter")
 
 

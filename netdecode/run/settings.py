@@ -110,7 +110,8 @@ FILTER_PROTOCOLS = (
     ("filter_other_ip", "Other IP",
      "(ip or ip6) and not tcp and not udp and not icmp and not icmp6"),
     ("filter_arp", "ARP", "arp"),
-    ("filter_nonip", "Non-IP", "not ip and not ip6 and not arp"),
+    ("filter_rarp", "RARP", "rarp"),
+    ("filter_nonip", "Non-IP", "not ip and not ip6 and not arp and not rarp"),
 )
 _FILTER_SETTINGS = tuple((key, _bool, True, label) for key, label, _ in FILTER_PROTOCOLS) + (
     ("filter_expr", _text, "", "Filter expression"),)
