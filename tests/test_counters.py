@@ -363,6 +363,40 @@ class DetailedStatsTest(unittest.TestCase):
                          {"packets": 6, "bytes": 6827, "in": pair(3, 2250),
                           "out": pair(2, 4500)})
 
+    def test_rates_averaged_over_a_window_and_peaks_per_interval(self):
+        """A burst in the first second of a 4 s window: the rate stays up, over the
+        time since the window's start (1, 2, 3 s), then falls to 0 when the window has
+        moved past it; every facility the same; the peaks are the interval's."""
+        o = options(rate_window=4.0)
+        g, d, s, ln = GeneralStats(o), DetailedStats(o), ServiceStats(o), LanStats(o)
+        mon = Monitor([g, d, s, ln], interval=1.0)
+        burst = b.eth(b.ip4(b.udp(b"x" * 958, sport=5000, dport=53), proto=17))  # 1000
+        mon.feed([fr(burst, T0, pkttype=0), fr(burst, T0 + 500 * MS, pkttype=0)])
+        seen = []
+        for k in range(1, 6):
+            mon.idle(T0 + k * SEC)
+            station = [r for r in ln.snapshot()["stations"] if r["in"]["packets"]][0]
+            seen.append((g.snapshot()["interfaces"][0]["rate"]["bps"],
+                         d.snapshot()["rate"]["total"]["bps"],
+                         d.snapshot()["rate"]["in"]["pps"],
+                         s.snapshot()["services"][0]["rate"]["bps"],
+                         station["in"]["bps"]))
+        bps = [16000.0, 8000.0, 5333.333, 0.0, 0.0]
+        self.assertEqual([row[0] for row in seen], bps)
+        self.assertEqual([row[1] for row in seen], bps)
+        self.assertEqual([row[2] for row in seen], [2.0, 1.0, 0.667, 0.0, 0.0])
+        self.assertEqual([row[3] for row in seen], bps)
+        self.assertEqual([row[4] for row in seen], bps)
+        self.assertEqual(g.snapshot()["interfaces"][0]["peak"]["bps"], 16000.0)
+        self.assertEqual(d.snapshot()["peak"]["total"]["bps"], 16000.0)
+        # no window (the default, and --json's): the rate of each interval alone
+        g = GeneralStats(options())
+        mon = Monitor([g], interval=1.0)
+        mon.feed([fr(burst, T0), fr(burst, T0 + 500 * MS)])
+        mon.idle(T0 + SEC)
+        mon.idle(T0 + 2 * SEC)
+        self.assertEqual(g.snapshot()["interfaces"][0]["rate"]["bps"], 0.0)
+
     def test_broadcast_rates_and_peak(self):
         d = DetailedStats(options())
         mon = Monitor([d], interval=1.0)

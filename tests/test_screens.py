@@ -368,7 +368,7 @@ class TestSettings(ScreenTestCase):
         term.wait_for("Configure")
         term.keys("c")
         term.wait_for("Bytes counted")
-        term.keys("Up", "Enter")                            # the last line: frame -> ip
+        term.keys("Up", "Up", "Enter")                      # from the end: frame -> ip
         term.wait_for(lambda s: "ip" in _row(s, "Bytes counted").split())
         term.keys("x", "d")
         screen = _opened(term, "Detailed interface statistics")
@@ -608,6 +608,42 @@ class TestGeneralLive(NamespaceScreenTestCase):
         sh("ip", "-n", self.ns, "link", "del", "gx0")
         screen = term.wait_for("Interfaces 1")
         self.assertNotIn("gx0", screen)
+        self.assertCleanExit(term)
+
+
+_UDP_BURST = r"""
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(200):
+    s.sendto(b"x" * 100, ("10.98.0.2", 9))
+"""
+
+
+class TestRateWindow(NamespaceScreenTestCase):
+    def test_a_burst_stays_in_the_rates_for_the_window_then_falls_to_zero(self):
+        sh("ip", "-n", self.ns, "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+        sh("ip", "-n", self.ns, "link", "set", "d1", "up")
+        sh("ip", "-n", self.ns, "link", "set", "d0", "up")
+        sh("ip", "-n", self.ns, "addr", "add", "10.98.0.1/24", "dev", "d0")
+        sh("ip", "-n", self.ns, "neigh", "add", "10.98.0.2", "lladdr", "02:00:00:00:00:02",
+           "dev", "d0")
+        with open(self.config, "w") as f:
+            f.write("rate_window = 3\n")
+        inside = ["ip", "netns", "exec", self.ns]
+        term = self.start("-n", "-d", "d0", "--interval", "0.3", prefix=inside)
+        term.wait_for("Total rates:")
+
+        def rates(screen):
+            cells = _row(screen, "Total rates:").split()
+            return float(cells[2]), float(cells[6])     # the rate, its peak (kbps)
+        subprocess.run(inside + [sys.executable, "-c", _UDP_BURST], check=True, timeout=30)
+        term.wait_for(lambda s: rates(s)[0] > 0)
+        time.sleep(1.2)                     # four updates later the burst still counts
+        rate, peak = rates(term.text())
+        self.assertGreater(rate, 0)
+        self.assertGreaterEqual(peak, rate)
+        screen = term.wait_for(lambda s: rates(s)[0] == 0)      # the window moved on
+        self.assertEqual(rates(screen)[1], peak)                 # the peak stays
         self.assertCleanExit(term)
 
 

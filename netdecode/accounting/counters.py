@@ -188,6 +188,50 @@ class _Span(object):
         return now - prev
 
 
+class _Window(object):
+    """Rates averaged over a window of time (``rate_window`` seconds), as iptraf-ng's
+    screens show them: a burst stays in the rate for a few seconds, then it falls to 0.
+
+    The window turns in halves: each entry holds its counts at the window's start and
+    at its middle (``held``); when half a window has passed since the middle, the middle
+    becomes the start.  A rate is then the counts since the start over the time since
+    it: between half the window and the whole of it, two counts an entry and no history.
+    """
+
+    __slots__ = ("half", "start", "mid", "since", "turned")
+
+    def __init__(self, seconds):
+        self.half = int(seconds * 5e8)
+        self.start = self.mid = None
+        self.since = 0
+        self.turned = False
+
+    def advance(self, now, previous):
+        """At a tick at ``now`` (ns), the previous one (or the first packet) at
+        ``previous``."""
+        if self.start is None:
+            self.start = self.mid = previous
+        self.turned = now - self.mid >= self.half
+        if self.turned:
+            self.start, self.mid = self.mid, now
+        self.since = now - self.start
+
+    def average(self, held, counts):
+        """(held anew, the counts per second since the window's start)."""
+        if held is None:                      # a new entry: nothing at the start
+            held = ((0,) * len(counts),) * 2
+        if self.turned:
+            held = (held[1], counts)
+        since = self.since
+        return held, [(c - b) * 1e9 / since for c, b in zip(counts, held[0])]
+
+
+def _window(options):
+    """The facility's _Window, or None when rates are per update interval."""
+    seconds = options.rate_window
+    return _Window(seconds) if seconds > options.interval else None
+
+
 # --- general interface statistics (-g) ----------------------------------------------
 
 class _Interface(object):
@@ -195,7 +239,8 @@ class _Interface(object):
 
     __slots__ = ("ifindex", "ipv4", "ipv4_bytes", "ipv6", "ipv6_bytes",
                  "nonip", "nonip_bytes", "badip", "badip_bytes", "last",
-                 "base_packets", "base_bytes", "bps", "pps", "peak_bps", "peak_pps")
+                 "base_packets", "base_bytes", "bps", "pps", "peak_bps", "peak_pps",
+                 "window")
 
     def __init__(self, ifindex):
         self.ifindex = ifindex
@@ -204,6 +249,7 @@ class _Interface(object):
         self.last = None
         self.base_packets = self.base_bytes = 0
         self.bps = self.pps = self.peak_bps = self.peak_pps = 0.0
+        self.window = None              # its counts where the rate window starts
 
     @property
     def packets(self):
@@ -233,6 +279,7 @@ class GeneralStats(object):
         self.evicted = 0
         self._cap = max(1, options.max_entries)
         self._span = _Span()
+        self._window = _window(options)
         self.present = None
 
     def follow(self, present):
@@ -320,16 +367,22 @@ class GeneralStats(object):
         elapsed = self._span.close(now)
         if elapsed is None:
             return
+        window = self._window
+        if window is not None:
+            window.advance(now, now - elapsed)
         for e in self.interfaces.values():
             packets, nbytes = e.packets, e.bytes
             e.bps = (nbytes - e.base_bytes) * 8e9 / elapsed
             e.pps = (packets - e.base_packets) * 1e9 / elapsed
             e.base_bytes = nbytes
             e.base_packets = packets
-            if e.bps > e.peak_bps:
+            if e.bps > e.peak_bps:              # peaks: of an interval, windowed or not
                 e.peak_bps = e.bps
             if e.pps > e.peak_pps:
                 e.peak_pps = e.pps
+            if window is not None:
+                e.window, (pps, per_s) = window.average(e.window, (packets, nbytes))
+                e.bps, e.pps = per_s * 8, pps
 
     def snapshot(self, lazy=False):
         """The state as JSON-able data (``lazy`` changes nothing: no table here grows
@@ -420,6 +473,8 @@ class DetailedStats(object):
         self._base = (0,) * 8           # packets, bytes: total, in, out, broadcast
         self._rate = [0.0] * 8          # bps, pps: total, in, out, broadcast
         self._peak = [0.0] * 8
+        self._window = _window(options)
+        self._held = None               # its counts where the rate window starts
 
     def __repr__(self):
         return "DetailedStats(ifindex=%r, packets=%d)" % (self.ifindex, sum(self.packets))
@@ -539,9 +594,15 @@ class DetailedStats(object):
             rate[2 * k] = (counts[2 * k + 1] - base[2 * k + 1]) * 8e9 / elapsed
             rate[2 * k + 1] = (counts[2 * k] - base[2 * k]) * 1e9 / elapsed
         for k in range(8):
-            if rate[k] > peak[k]:
+            if rate[k] > peak[k]:               # peaks: of an interval, windowed or not
                 peak[k] = rate[k]
         self._base = counts
+        window = self._window
+        if window is not None:
+            window.advance(now, now - elapsed)
+            self._held, per_s = window.average(self._held, counts)
+            for k in range(4):
+                rate[2 * k], rate[2 * k + 1] = per_s[2 * k + 1] * 8, per_s[2 * k]
 
     def snapshot(self, lazy=False):
         """The counts as JSON-able data (``lazy`` changes nothing: the rows are fixed)."""
@@ -575,7 +636,7 @@ class _Service(object):
     """One (protocol, port) row of the service monitor."""
 
     __slots__ = ("key", "in_packets", "in_bytes", "out_packets", "out_bytes", "last",
-                 "base_packets", "base_bytes", "bps", "pps")
+                 "base_packets", "base_bytes", "bps", "pps", "window")
 
     def __init__(self, key):
         self.key = key              # protocol << 16 | port
@@ -583,6 +644,7 @@ class _Service(object):
         self.last = None
         self.base_packets = self.base_bytes = 0
         self.bps = self.pps = 0.0
+        self.window = None          # its counts where the rate window starts
 
     def __repr__(self):
         return "_Service(%s/%d, in=%d, out=%d)" % (
@@ -608,6 +670,7 @@ class ServiceStats(object):
         self.unported = [0, 0, 0, 0]       # tcp packets, bytes, udp packets, bytes
         self._cap = max(1, options.max_entries)
         self._span = _Span()
+        self._window = _window(options)
 
     def __repr__(self):
         return "ServiceStats(ifindex=%r, %d services)" % (self.ifindex, len(self.services))
@@ -673,6 +736,14 @@ class ServiceStats(object):
     def tick(self, now):
         elapsed = self._span.close(now)
         if elapsed is None:
+            return
+        window = self._window
+        if window is not None:
+            window.advance(now, now - elapsed)
+            for e in self.services.values():
+                e.window, (pps, per_s) = window.average(
+                    e.window, (e.in_packets + e.out_packets, e.in_bytes + e.out_bytes))
+                e.bps, e.pps = per_s * 8, pps
             return
         for e in self.services.values():
             packets = e.in_packets + e.out_packets
@@ -832,7 +903,7 @@ class _Station(object):
     """One MAC address on one interface."""
 
     __slots__ = ("ifindex", "mac", "in_packets", "in_bytes", "in_ip", "out_packets",
-                 "out_bytes", "out_ip", "last", "base", "rates")
+                 "out_bytes", "out_ip", "last", "base", "rates", "window")
 
     def __init__(self, ifindex, mac):
         self.ifindex = ifindex
@@ -842,6 +913,7 @@ class _Station(object):
         self.last = None
         self.base = (0, 0, 0, 0)            # in packets, in bytes, out packets, out bytes
         self.rates = (0.0, 0.0, 0.0, 0.0)   # in bps, in pps, out bps, out pps
+        self.window = None                  # its counts where the rate window starts
 
     def __repr__(self):
         return "_Station(%r, %s, in=%d, out=%d)" % (self.ifindex, _mac_text(self.mac),
@@ -864,6 +936,7 @@ class LanStats(object):
         self.evicted = 0
         self._cap = max(1, options.max_entries)
         self._span = _Span()
+        self._window = _window(options)
 
     def __repr__(self):
         return "LanStats(ifindex=%r, %d stations)" % (self.ifindex, self.size)
@@ -931,6 +1004,16 @@ class LanStats(object):
     def tick(self, now):
         elapsed = self._span.close(now)
         if elapsed is None:
+            return
+        window = self._window
+        if window is not None:
+            window.advance(now, now - elapsed)
+            average = window.average
+            for table in self.tables.values():
+                for e in table.values():
+                    e.window, per_s = average(e.window, (e.in_packets, e.in_bytes,
+                                                         e.out_packets, e.out_bytes))
+                    e.rates = (per_s[1] * 8, per_s[0], per_s[3] * 8, per_s[2])
             return
         for table in self.tables.values():
             for e in table.values():

@@ -63,7 +63,8 @@ class Session:
         self.run = Run(args, facility, iface, None, logfile, [], [], self.warn,
                        tuning={"idle_timeout": settings.tcp_timeout * 60.0,
                                "closed_lifetime": float(settings.closed_lifetime),
-                               "detection": settings.detection()})
+                               "detection": settings.detection(),
+                               "rate_window": settings.rate_window})
         self.cap = self.reader = self.frames = None
         self.first_ts = None
         self.ended = self.down = False
