@@ -33,7 +33,8 @@ class TrafficView(View):
         self.other_page = self.other_total = 1
         self.aggregate = False
         self.processes = False      # the process column shown
-        self.flow_rate = (None, 0, 0, 0.0)  # selected key, its bytes, at ts, rate b/s
+        self.flow_key = None        # the selected connection, and its (ts, bytes)
+        self.flow_samples = []      # over the rate window, oldest first
 
     def command(self, letter, key):
         if letter == "M":
@@ -159,20 +160,22 @@ class TrafficView(View):
         return names.endpoint(end, "tcp")[:ends].ljust(ends) + "".join(" " + c for c in cells)
 
     def selected_rate(self, conns, ts):
-        """The selected connection's rate since the last draw (iptraf's TCP flow rate)."""
+        """The selected connection's rate (iptraf's TCP flow rate) in bits/s, over the
+        rate window as the facilities' rates are (else since the last draw)."""
         if not conns or ts is None:
             return 0.0
         conn = conns[self.cursor - self.top]
         key = (conn["a"], conn["b"], conn["iface"])
-        total = _half_bytes(conn)
-        was, before, then, rate = self.flow_rate
-        if key == was and ts > then:
-            rate = (total - before) * 8 / (ts - then)
-        elif key != was:
-            rate = 0.0
-        if key != was or ts > then:
-            self.flow_rate = (key, total, ts, rate)
-        return rate
+        samples = self.flow_samples
+        if key != self.flow_key:
+            self.flow_key, samples[:] = key, []
+        if not samples or ts > samples[-1][0]:
+            samples.append((ts, _half_bytes(conn)))
+        window = max(self.app.settings.rate_window, 0.0)
+        while len(samples) > 2 and ts - samples[1][0] >= window:
+            del samples[0]
+        (then, before), (now, total) = samples[0], samples[-1]
+        return (total - before) * 8 / (now - then) if now > then else 0.0
 
     def draw_other(self, snap, y, height):
         app = self.app
