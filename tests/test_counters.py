@@ -447,7 +447,8 @@ class ServiceStatsTest(unittest.TestCase):
             packets = inp[0] + outp[0]
             nbytes = inp[1] + outp[1]
             return {"proto": proto, "port": port, "packets": packets, "bytes": nbytes,
-                    "in": pair(*inp), "out": pair(*outp),
+                    "in": dict(pair(*inp), bps=inp[1] * 16.0),
+                    "out": dict(pair(*outp), bps=outp[1] * 16.0),
                     "rate": {"bps": nbytes * 16.0, "pps": packets * 2.0}, "last": secs(last)}
 
         rows = [row("tcp", 80, (2, 2 * len(req)), (1, len(resp)), T0 + 100 * MS),

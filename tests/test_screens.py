@@ -320,6 +320,17 @@ class TestSortKeys(ScreenTestCase):
         self.assertIn("TCP/80 ", self.first_after(term, "k", "packets", "TCP/"))
         self.assertCleanExit(term)
 
+    def test_services_the_selected_ports_rates(self):
+        term = self.start("-r", SAMPLE, "-n", "-s", "all")
+        screen = _opened(term, "TCP/UDP service monitor")
+        # bytes to 80 and from it, over the same time as the total: 361 and 1257 of 1618
+        self.assertIn("TCP/80: 11.84 kbps total, 2.64 kbps to, 9.20 kbps from", screen)
+        term.keys("Down")
+        term.wait_for("UDP/53: 1.16 kbps total, 0.52 kbps to, 0.64 kbps from")
+        term.keys("End")
+        term.wait_for("TCP/443: 0.54 kbps total, 0.54 kbps to, 0.00 kbps from")
+        self.assertCleanExit(term)
+
     def test_lan_ip_packets_in_and_out(self):
         t = 1764000000 * 10**9
         frames = [(t + i, eth(b"\0" * 46, src="02:00:00:00:00:0a", dst="02:00:00:00:00:0b",

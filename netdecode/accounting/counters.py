@@ -636,14 +636,14 @@ class _Service(object):
     """One (protocol, port) row of the service monitor."""
 
     __slots__ = ("key", "in_packets", "in_bytes", "out_packets", "out_bytes", "last",
-                 "base_packets", "base_bytes", "bps", "pps", "window")
+                 "base", "bps", "pps", "in_bps", "out_bps", "window")
 
     def __init__(self, key):
         self.key = key              # protocol << 16 | port
         self.in_packets = self.in_bytes = self.out_packets = self.out_bytes = 0
         self.last = None
-        self.base_packets = self.base_bytes = 0
-        self.bps = self.pps = 0.0
+        self.base = (0, 0, 0, 0)    # the counts at the previous tick
+        self.bps = self.pps = self.in_bps = self.out_bps = 0.0
         self.window = None          # its counts where the rate window starts
 
     def __repr__(self):
@@ -657,7 +657,7 @@ class ServiceStats(object):
 
     Snapshot: ``{"iface", "services": [row...], "unported": {"tcp"|"udp": {"packets",
     "bytes"}}, "evicted": N}``; rows by bytes, largest first, each ``{"proto" ("tcp" or
-    "udp"), "port", "packets", "bytes", "in": {"packets", "bytes"}, "out": {...},
+    "udp"), "port", "packets", "bytes", "in": {"packets", "bytes", "bps"}, "out": {...},
     "rate": {"bps", "pps"}, "last"}``.  ``unported`` holds the TCP and UDP frames without
     ports: later fragments, headers cut short before the ports.
     """
@@ -740,18 +740,20 @@ class ServiceStats(object):
         window = self._window
         if window is not None:
             window.advance(now, now - elapsed)
-            for e in self.services.values():
-                e.window, (pps, per_s) = window.average(
-                    e.window, (e.in_packets + e.out_packets, e.in_bytes + e.out_bytes))
-                e.bps, e.pps = per_s * 8, pps
-            return
         for e in self.services.values():
-            packets = e.in_packets + e.out_packets
-            nbytes = e.in_bytes + e.out_bytes
-            e.bps = (nbytes - e.base_bytes) * 8e9 / elapsed
-            e.pps = (packets - e.base_packets) * 1e9 / elapsed
-            e.base_bytes = nbytes
-            e.base_packets = packets
+            counts = (e.in_packets, e.in_bytes, e.out_packets, e.out_bytes)
+            if window is not None:
+                e.window, (in_pps, in_per_s, out_pps, out_per_s) = window.average(
+                    e.window, counts)
+            else:
+                base = e.base
+                in_pps = (counts[0] - base[0]) * 1e9 / elapsed
+                in_per_s = (counts[1] - base[1]) * 1e9 / elapsed
+                out_pps = (counts[2] - base[2]) * 1e9 / elapsed
+                out_per_s = (counts[3] - base[3]) * 1e9 / elapsed
+                e.base = counts
+            e.in_bps, e.out_bps = in_per_s * 8, out_per_s * 8
+            e.bps, e.pps = e.in_bps + e.out_bps, in_pps + out_pps
 
     def snapshot(self, page=None, ports=None, lazy=False):
         """The table, or with ``page`` = (order, start, count) only that page of it in
@@ -801,8 +803,10 @@ def _service_rows(entries):
         yield {"proto": _PROTO_NAMES[key >> 16], "port": key & 0xFFFF,
                "packets": e.in_packets + e.out_packets,
                "bytes": e.in_bytes + e.out_bytes,
-               "in": _pair(e.in_packets, e.in_bytes),
-               "out": _pair(e.out_packets, e.out_bytes),
+               "in": {"packets": e.in_packets, "bytes": e.in_bytes,
+                      "bps": round(e.in_bps, 3)},
+               "out": {"packets": e.out_packets, "bytes": e.out_bytes,
+                       "bps": round(e.out_bps, 3)},
                "rate": _rate(e.bps, e.pps), "last": _seconds(e.last)}
 
 

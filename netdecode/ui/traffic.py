@@ -1,7 +1,7 @@
 """The IP traffic monitor screen (-i): TCP connections above, two bracketed lines each,
 and the other traffic below, as a log or aggregated per address pair."""
 from .text import fit, lookup_note, owner_text, rate_text
-from .view import View
+from .view import RateMeter, View
 
 __all__ = ["TrafficView", "alert_text"]
 
@@ -33,8 +33,7 @@ class TrafficView(View):
         self.other_page = self.other_total = 1
         self.aggregate = False
         self.processes = False      # the process column shown
-        self.flow_key = None        # the selected connection, and its (ts, bytes)
-        self.flow_samples = []      # over the rate window, oldest first
+        self.flow = RateMeter()     # the selected connection's rate
 
     def command(self, letter, key):
         if letter == "M":
@@ -165,17 +164,8 @@ class TrafficView(View):
         if not conns or ts is None:
             return 0.0
         conn = conns[self.cursor - self.top]
-        key = (conn["a"], conn["b"], conn["iface"])
-        samples = self.flow_samples
-        if key != self.flow_key:
-            self.flow_key, samples[:] = key, []
-        if not samples or ts > samples[-1][0]:
-            samples.append((ts, _half_bytes(conn)))
-        window = max(self.app.settings.rate_window, 0.0)
-        while len(samples) > 2 and ts - samples[1][0] >= window:
-            del samples[0]
-        (then, before), (now, total) = samples[0], samples[-1]
-        return (total - before) * 8 / (now - then) if now > then else 0.0
+        return self.flow.rates((conn["a"], conn["b"], conn["iface"]), ts,
+                               (_half_bytes(conn),), self.app.settings.rate_window)[0]
 
     def draw_other(self, snap, y, height):
         app = self.app

@@ -2,7 +2,35 @@
 from .keys import CLOSE, QUIT_KEYS
 from .text import elapsed_text
 
-__all__ = ["View"]
+__all__ = ["RateMeter", "View"]
+
+
+class RateMeter:
+    """Rates (bits/s) of one selected row's byte counts, from the snapshots the screen
+    draws, over the rate window (or since the last draw when it is 0): iptraf-ng's flow
+    rate of the selected connection or port."""
+
+    def __init__(self):
+        self.key = None
+        self.samples = []           # (ts, counts), oldest first
+
+    def __repr__(self):
+        return "RateMeter(%r)" % (self.key,)
+
+    def rates(self, key, ts, counts, window):
+        samples = self.samples
+        if key != self.key:
+            self.key, samples[:] = key, []
+        if ts is None:
+            return [0.0] * len(counts)
+        if not samples or ts > samples[-1][0]:
+            samples.append((ts, counts))
+        while len(samples) > 2 and ts - samples[1][0] >= window:
+            del samples[0]
+        (then, before), (now, latest) = samples[0], samples[-1]
+        if now <= then:
+            return [0.0] * len(counts)
+        return [(c - b) * 8 / (now - then) for c, b in zip(latest, before)]
 
 
 class View:
