@@ -56,8 +56,18 @@ class ScreenTestCase(unittest.TestCase):
 
 
 def _opened(term, name):
-    """The screen of facility ``name``, once the whole file has been read into it."""
-    return term.wait_for(lambda s: " | %s " % name in s and "(end of file)" in s)
+    """The screen of facility ``name`` (or its short name, in a narrow terminal), once
+    the whole file has been read into it."""
+    return term.wait_for(lambda s: any(" %s " % n in s.split("\n")[0]
+                                       for n in (name, _SHORT_NAMES.get(name)))
+                         and "(end of file)" in s)
+
+
+_SHORT_NAMES = {"IP traffic monitor": "IP traffic",
+                "General interface statistics": "General statistics",
+                "Detailed interface statistics": "Detailed statistics",
+                "TCP/UDP service monitor": "TCP/UDP services",
+                "Packet size breakdown": "Packet sizes", "LAN station monitor": "LAN stations"}
 
 
 def _edit_expression(term, text):
@@ -261,6 +271,62 @@ class TestTrafficScreen(ScreenTestCase):
         term = self.start("-r", SAMPLE, "-n", cols=30, rows=8)
         term.wait_for("Terminal too small")
         self.assertCleanExit(term)
+
+
+class TestNarrowTerminals(ScreenTestCase):
+    """Every screen at 40x10, 60x15 and 80x24: nothing past the edge, a space between
+    the title and its label, and what matters most in sight."""
+
+    SCREENS = (("-i", "IP traffic monitor", "10.1.0.10:40000 "),
+               ("-g", "General interface statistics", "if0 "),
+               ("-d", "Detailed interface statistics", "Total:"),
+               ("-s", "TCP/UDP service monitor", "TCP/80 "),
+               ("-z", "Packet size breakdown", "1 to 75:"),
+               ("-l", "LAN station monitor", "02:00:00:00:00:10"))
+
+    def test_every_screen_at_every_size(self):
+        for flag, name, wanted in self.SCREENS:
+            for cols, rows in ((40, 10), (60, 15), (80, 24)):
+                with self.subTest(screen=name, size="%dx%d" % (cols, rows)):
+                    argv = ["-r", SAMPLE, "-n", flag] + ([] if flag == "-g" else ["all"])
+                    term = self.start(*argv, cols=cols, rows=rows)
+                    screen = _opened(term, name)
+                    lines = screen.splitlines()
+                    self.assertLessEqual(max(len(l) for l in lines), cols, screen)
+                    title = lines[0]                # never "breakdownsample"
+                    self.assertTrue(" %s " % name in title
+                                    or " %s " % _SHORT_NAMES[name] in title, title)
+                    self.assertIn(wanted, screen)
+                    self.assertCleanExit(term)
+
+    def test_left_and_right_reach_the_columns_out_of_sight(self):
+        term = self.start("-r", SAMPLE, "-n", "-s", "all", cols=40, rows=10)
+        screen = _opened(term, "TCP/UDP service monitor")
+        self.assertNotIn("BytesFrom", screen)
+        self.assertIn("Left/Right columns", screen)
+        term.keys("Right", "Right", "Right", "Right", "Right", "Right")
+        screen = term.wait_for("BytesFrom Rate")
+        self.assertTrue(_row(screen, "TCP/80 ").startswith("TCP/80 "))   # the label stays
+        self.assertIn("11.84", _row(screen, "TCP/80 "))
+        term.keys("Left", "Left", "Left", "Left", "Left", "Left")
+        term.wait_for(lambda s: "Pkts     Bytes" in s)
+        self.assertCleanExit(term)
+
+    def test_configure_keeps_its_values_at_40_columns(self):
+        term = self.start("-r", SAMPLE, "-n", cols=40, rows=24)
+        term.wait_for("Configure")
+        term.keys("c")
+        screen = term.wait_for("Reverse DNS")
+        self.assertIn("yes", _row(screen, "Reverse DNS"))
+        self.assertIn("/etc/ethers", _row(screen, "MAC address desc"))
+        term.keys("x")
+        term.wait_for("LAN station monitor")
+        self.assertCleanExit(term)
+
+    def test_an_endpoint_keeps_its_port_when_the_host_is_shortened(self):
+        from netdecode.ui.text import fit_endpoint
+        self.assertEqual(fit_endpoint("localhost:37412", 12), "local~:37412")
+        self.assertEqual(fit_endpoint("[fd00::10]:40001", 30), "[fd00::10]:40001")
 
 
 class TestSizesScreen(ScreenTestCase):

@@ -293,9 +293,17 @@ class App:
         cols = self.scr.getmaxyx()[1]
         self.put(y, 0, text.ljust(cols), style)
 
-    def title(self, text, right=""):
+    def title(self, text, right="", short=None):
         cols = self.scr.getmaxyx()[1]
         left = " iptraf.py | " + text
+        if len(left) + len(right) + 2 > cols:
+            # narrow: the program's name goes first, then the screen's long name, then
+            # the label's beginning (its end says whether a file is still being read)
+            left = " " + (short or text)
+            room = cols - len(left) - 2
+            if len(right) > room and right.endswith(")") and " (" in right:
+                right = right[right.rindex(" (") + 1:]
+            right = right[-room:] if room >= 8 else ""
         gap = max(1, cols - len(left) - len(right) - 1)     # never run into the label
         self.bar(0, left + " " * gap + right + " ", "title")
 

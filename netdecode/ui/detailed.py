@@ -15,6 +15,9 @@ _DETAILED_ROWS = (("total", "Total"), ("ipv4", "IPv4"), ("ipv6", "IPv6"), ("tcp"
 
 class DetailedView(View):
     name = "Detailed interface statistics"
+    short = "Detailed statistics"
+    frozen = 11                 # the label column stays when scrolled sideways
+    steps = (10, 12) * 3
 
     def draw(self, rows, cols):
         snap = self.session.snapshot()

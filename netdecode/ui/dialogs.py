@@ -133,8 +133,12 @@ def configure(app):
     at = 0
     width = max(len(label) for _, _, _, label in SETTINGS) + 24
     while True:
-        lines = ["%-*s %s" % (width - 24, label, app.settings.text(key))
-                 for key, _, _, label in SETTINGS]
+        # a narrow terminal shortens the labels, never the values
+        values = [app.settings.text(key) for key, _, _, _ in SETTINGS]
+        room = min(width, app.scr.getmaxyx()[1] - 2) - 4
+        label_width = max(8, min(width - 24, room - min(20, max(map(len, values)))))
+        lines = ["%-*s %s" % (label_width, label[:label_width], value)
+                 for (_, _, _, label), value in zip(SETTINGS, values)]
         app.framed("Configure", lines, width, at,
                     "Up/Down select, Enter/Space change; X: save and back "
                     "(to %s)" % app.config_path)

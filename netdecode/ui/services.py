@@ -9,6 +9,9 @@ __all__ = ["ServicesView"]
 
 class ServicesView(View):
     name = "TCP/UDP service monitor"
+    short = "TCP/UDP services"
+    frozen = 16                 # the label column stays when scrolled sideways
+    steps = (8, 10) * 3
     keys_help = "Up/Down select  PgUp/PgDn/Home/End scroll  S sort  X exit"
     # iptraf-ng's keys; K, ours for packets before them, still works
     sorts = (("R", "port", "port"), ("P", "packets", "packets"), ("B", "bytes", "bytes"),
@@ -63,7 +66,7 @@ class ServicesView(View):
             "Rate"), lines, paged=True)
         selected = self.cursor - self.top
         if 0 <= selected < len(lines):
-            self.app.put(2 + selected, 0, lines[selected].ljust(cols), "select")
+            self.app.put(2 + selected, 0, self.shifted(lines[selected]).ljust(cols), "select")
             row = snap["services"][selected]
             # iptraf-ng's line under the table: the selected port's rates
             self.app.put(rows - 3, 0, "%s/%d: %s total, %s to, %s from" % (

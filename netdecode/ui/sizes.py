@@ -8,6 +8,7 @@ __all__ = ["SizesView"]
 
 class SizesView(View):
     name = "Packet size breakdown"
+    short = "Packet sizes"
 
     def draw(self, rows, cols):
         snap = self.session.snapshot()

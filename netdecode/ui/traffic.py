@@ -1,6 +1,6 @@
 """The IP traffic monitor screen (-i): TCP connections above, two bracketed lines each,
 and the other traffic below, as a log or aggregated per address pair."""
-from .text import fit, lookup_note, owner_text, rate_text
+from .text import fit, fit_endpoint, lookup_note, owner_text, rate_text
 from .view import RateMeter, View
 
 __all__ = ["TrafficView", "alert_text"]
@@ -15,6 +15,7 @@ class TrafficView(View):
     bracketed; everything else below, as a log or aggregated per address pair."""
 
     name = "IP traffic monitor"
+    short = "IP traffic"
     keys_help = "Up/Dn/PgUp/PgDn  W pane  M more  S sort  F flush  A aggr  P procs  X exit"
     sorts = (("P", "packets", "packets"), ("B", "bytes", "bytes"))
     _MODES = (
@@ -71,6 +72,10 @@ class TrafficView(View):
         snap = self.fetch(upper // 2, lower - 1)
         conns = snap["tcp"]
         columns = self._MODES[self.mode] + ((self._PROCESS,) if self.processes else ())
+        # a narrow terminal drops the columns from the right before the address
+        # column gets narrower than an IPv4 address and port
+        while len(columns) > 1 and cols - 2 - sum(w + 1 for _, w in columns) < 21:
+            columns = columns[:-1]
         right = sum(width + 1 for _, width in columns)
         ends = max(12, cols - 2 - right)
         heading = "TCP Connections (Source Host:Port)"[:ends].ljust(ends) + "".join(
@@ -156,7 +161,8 @@ class TrafficView(View):
                 cells.append(owner_text(owner)[:width].ljust(width))
             else:
                 cells.append(names.mac(half["mac"])[:width].ljust(width))
-        return names.endpoint(end, "tcp")[:ends].ljust(ends) + "".join(" " + c for c in cells)
+        return (fit_endpoint(names.endpoint(end, "tcp"), ends).ljust(ends)
+                + "".join(" " + c for c in cells))
 
     def selected_rate(self, conns, ts):
         """The selected connection's rate (iptraf's TCP flow rate) in bits/s, over the
