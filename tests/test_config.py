@@ -54,6 +54,27 @@ class TestSettingsFile(unittest.TestCase):
         self.assertEqual(settings.update_interval, 1.0)
         self.assertEqual([p.split(":")[1] for p in settings.problems], ["2", "3", "4", "5", "6"])
 
+    def test_named_entries_round_trip_and_refusals(self):
+        settings = Settings()
+        settings.set("filter_set.web", "tcp port 80 or tcp port 443")
+        settings.set("filter_set.dns", "udp port 53")
+        settings.set("filter_applied", "web")
+        settings.set("mac_name.02-00-00-00-00-0A", "router")
+        self.assertEqual(settings.filter_expression(), "(tcp port 80 or tcp port 443)")
+        settings.save(self.path)
+        again = Settings.load(self.path)
+        self.assertEqual(again.problems, [])
+        self.assertEqual(again.filter_sets, settings.filter_sets)
+        self.assertEqual(again.mac_descriptions, {"02:00:00:00:00:0a": "router"})
+        self.assertEqual(again.filter_expression(), "(tcp port 80 or tcp port 443)")
+        again.filter_applied = "gone"                   # a set deleted by hand: nothing
+        self.assertIsNone(again.filter_expression())
+        for key, text in (("mac_name.02:00:00:00:00", "x"), ("mac_name.zz:00:00:00:00:00", "x"),
+                          ("filter_set.", "tcp"), ("filter_set.a#b", "tcp"),
+                          ("filter_set.web", ""), ("filter_set.web", "a\x1bb")):
+            with self.assertRaises(ConfigError, msg=key):
+                settings.set(key, text)
+
     def test_refused_values(self):
         settings = Settings()
         for key, text in (("tcp_timeout", "0"), ("reverse_dns", "maybe"),

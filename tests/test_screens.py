@@ -518,6 +518,86 @@ class TestSettings(ScreenTestCase):
         self.assertCleanExit(term)
 
 
+class TestNamedEntries(ScreenTestCase):
+    def test_filter_sets_defined_applied_edited_detached_deleted_and_kept(self):
+        from netdecode.run.settings import FILTER_PROTOCOLS
+        term = self.start("-r", SAMPLE, "-n")
+        term.wait_for("Filters")
+        term.keys("f")
+        term.wait_for("Filter sets (0; applied: none)")
+        term.keys(*["Down"] * (len(FILTER_PROTOCOLS) + 1))
+        term.keys("Enter")
+        term.wait_for("New filter set")
+        term.keys("n", "web", "Enter", "udp", "Enter")
+        term.wait_for("[ ] web: udp")
+        term.keys("Enter")                                  # apply it (the new one)
+        term.wait_for("[*] web: udp")
+        term.keys("x")
+        term.wait_for("Filter sets (1; applied: web)")
+        term.keys("x")
+        term.wait_for("A saved filter is on: (udp)")
+        term.keys("i")
+        screen = term.wait_for("end of file")
+        self.assertIn("Other traffic (2, newest last)", screen)
+        self.assertIn("Filtered 18", screen)
+        term.keys("x")
+        term.wait_for("LAN station monitor")
+        self.assertCleanExit(term)
+        with open(self.config) as f:
+            saved = f.read()
+        self.assertIn("filter_set.web = udp", saved)
+        self.assertIn("filter_applied = web", saved)
+
+        term = self.start("-r", SAMPLE, "-n")             # kept: on at the next start
+        term.wait_for("A saved filter is on: (udp)")
+        term.keys("f")
+        term.wait_for("Filter sets (1; applied: web)")
+        term.keys(*["Down"] * (len(FILTER_PROTOCOLS) + 1))
+        term.keys("Enter")
+        term.wait_for("[*] web: udp")
+        term.keys("e", "C-u", "port port", "Enter")          # refused, kept as it was
+        term.wait_for("Filter set not taken")
+        term.keys("Enter")
+        term.keys("e", "C-u", "icmp", "Enter")
+        term.wait_for("[*] web: icmp")
+        term.keys("Enter")                                  # detach it
+        term.wait_for("[ ] web: icmp")
+        term.keys("d")
+        term.wait_for(lambda s: "web" not in s)
+        term.keys("x")
+        term.wait_for("Filter sets (0; applied: none)")
+        term.keys("x")
+        term.wait_for("LAN station monitor")
+        self.assertCleanExit(term)
+        with open(self.config) as f:
+            saved = f.read()
+        self.assertNotIn("filter_set.", saved)
+        self.assertIn("filter_applied = \n", saved)
+
+    def test_mac_descriptions_edited_in_configure(self):
+        term = self.start("-r", SAMPLE, "-n")
+        term.wait_for("Configure")
+        term.keys("c")
+        term.wait_for("MAC address descriptions (0 here)")
+        term.keys("Up", "Enter")                            # the last line
+        term.wait_for("New mac address")
+        term.keys("n", "02-00-00-00-00-1O", "Enter")         # not hex: refused
+        term.wait_for("MAC address not taken")
+        term.keys("Enter")
+        term.keys("n", "02-00-00-00-00-10", "Enter", "the client", "Enter")
+        term.wait_for("02:00:00:00:00:10: the client")
+        term.keys("x")
+        term.wait_for("MAC address descriptions (1 here)")
+        term.keys("x", "l")
+        screen = _opened(term, "LAN station monitor")
+        self.assertIn("02:00:00:00:00:10 (the client) on if0", screen)
+        term.keys("x")
+        term.wait_for("LAN station monitor")
+        self.assertCleanExit(term)
+        with open(self.config) as f:
+            self.assertIn("mac_name.02:00:00:00:00:10 = the client", f.read())
+
+
 class TestSignals(ScreenTestCase):
     def test_sigterm_restores_the_terminal(self):
         term = self.start("-r", SAMPLE, "-n", "-i", "all")

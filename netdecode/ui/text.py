@@ -1,6 +1,6 @@
 """What the screens make of numbers and addresses: counts that fit their column,
 rates in the unit of the settings, and names (hosts, services, MACs) as the settings ask."""
-from ..output.names import Resolver, Services, read_ethers
+from ..output.names import Resolver, Services, printable, read_ethers
 
 __all__ = ["Names", "elapsed_text", "fit", "fit_endpoint", "lookup_note", "owner_text",
            "rate_text"]
@@ -86,6 +86,9 @@ class Names:
         self.resolver = Resolver() if settings.reverse_dns and not numeric else None
         self.services = Services() if settings.service_names and not numeric else None
         self.ethers = read_ethers(settings.mac_names) if settings.mac_names else {}
+        # the descriptions edited in Configure win over the file's
+        self.ethers.update((mac, printable(name))
+                           for mac, name in settings.mac_descriptions.items())
 
     def __repr__(self):
         return "Names(dns=%s)" % (self.resolver is not None)
