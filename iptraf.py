@@ -137,6 +137,9 @@ def _parser():
                     help="byte counts and size bins of frames (default: wire lengths, as "
                          "Wireshark) or of IP packets (as iptraf-ng; the screens: their "
                          "setting)")
+    ap.add_argument("--v6-in-v4", action="store_true", default=None,
+                    help="count and show IPv6 carried in IPv4 (6in4) as IPv6, as "
+                         "iptraf-ng's option does (the screens: their setting)")
     ap.add_argument("--capture-mode", choices=("ring", "socket"), default="ring",
                     help="live: a TPACKET_V3 ring (default) or plain socket reads")
     ap.add_argument("--snaplen", type=int, default=DEFAULT_SNAPLEN, metavar="BYTES",
@@ -224,6 +227,7 @@ def _main(argv):
             args.log_interval = _LOG_INTERVAL
         if args.bytes is None:
             args.bytes = "frame"
+        args.v6_in_v4 = bool(args.v6_in_v4)
     if args.dump and args.json:
         ap.error("--dump and --json: choose one")
     if args.dump:

@@ -102,6 +102,46 @@ class FileTest(unittest.TestCase):
         lan = snap("-l", "--bytes", "ip")
         self.assertEqual(sum(r["out"]["bytes"] for r in lan["stations"]), sum(sizes))
 
+    def test_v6_in_v4_counted_and_shown_as_ipv6(self):
+        import tempfile
+        from builders import eth, ip4, ip6, pcap_bytes, tcp, vlan
+        t = 1764000000 * 10**9
+
+        def six_in_four(i, tagged):
+            inner = ip6(tcp(b"x" * 10, sport=40000, dport=80, flags="S" if not i else "A"),
+                        src="fd00::1", dst="fd00::2")
+            outer = ip4(inner, proto=41, src="10.0.0.1", dst="10.0.0.2")
+            return eth(vlan(outer, vid=5), type=0x8100) if tagged else eth(outer)
+        frames = [(t + i * 1000, six_in_four(i, i == 2)) for i in range(3)]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "6in4.pcap")
+            with open(path, "wb") as f:
+                f.write(pcap_bytes(frames))
+
+            def snap(*argv):
+                proc = _run("-r", path, "--json", *argv)
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                return json.loads(proc.stdout.decode())
+            plain = snap("-g")["interfaces"][0]
+            self.assertEqual((plain["ipv4"]["packets"], plain["ipv6"]["packets"]), (3, 0))
+            row = snap("-g", "--v6-in-v4")["interfaces"][0]
+            self.assertEqual((row["ipv4"]["packets"], row["ipv6"]["packets"]), (0, 3))
+            self.assertEqual(row["total"]["bytes"], plain["total"]["bytes"] - 3 * 20)
+            self.assertEqual(snap("-i", "all")["tcp"], [])      # a tunnel, without it
+            written = os.path.join(tmp, "w.pcap")
+            log = os.path.join(tmp, "t.log")
+            for extra in ([], ["-L", log], ["-w", written]):     # the lane, the records
+                (conn,) = snap("-i", "all", "--v6-in-v4", *extra)["tcp"]
+                self.assertEqual((conn["a"], conn["b"]), ("[fd00::1]:40000", "[fd00::2]:80"))
+                self.assertEqual(conn["a_to_b"]["packets"], 3)
+                self.assertFalse(conn["under_way"])
+            from netdecode.capture.pcap import open_capture
+            with open_capture(written) as reader:                # -w: the frames as they came
+                self.assertEqual([bytes(fr[4]) for fr in reader.frames()],
+                                 [data for _, data in frames])
+            self.assertEqual(snap("-d", "all", "--v6-in-v4", "--bytes", "ip")
+                             ["counts"]["ipv6"]["bytes"], 3 * (40 + 20 + 10))
+
     def test_filter_on_a_file(self):
         proc = _run("-r", SAMPLE, "--dump", "-F", "tcp and not ip6")
         frames = [json.loads(line) for line in proc.stdout.decode().splitlines()]

@@ -14,7 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from builders import eth, ip4, pcap_bytes, sll, tcp, udp
+from builders import eth, ip4, ip6, pcap_bytes, sll, tcp, udp
 from netns import IPTRAF, reap, require_live, sh
 from terminal import Terminal, require_tmux
 
@@ -445,7 +445,7 @@ class TestSettings(ScreenTestCase):
         term.wait_for("Configure")
         term.keys("c")
         term.wait_for("Bytes counted")
-        term.keys("Up", "Up", "Enter")                      # from the end: frame -> ip
+        term.keys("Up", "Up", "Up", "Up", "Enter")          # from the end: frame -> ip
         term.wait_for(lambda s: "ip" in _row(s, "Bytes counted").split())
         term.keys("x", "d")
         screen = _opened(term, "Detailed interface statistics")
@@ -461,6 +461,25 @@ class TestSettings(ScreenTestCase):
         self.assertNotIn("IP bytes", screen)
         self.assertEqual(_row(screen, "Total:").split()[1:3], ["20", "2414"])
         self.assertCleanExit(term)
+
+    def test_v6_in_v4_as_ipv6_from_configure(self):
+        t = 1764000000 * 10**9
+        inner = ip6(tcp(sport=40000, dport=80, flags="S"), src="fd00::1", dst="fd00::2")
+        path = self.write_capture([(t, eth(ip4(inner, proto=41)))])
+        term = self.start("-r", path, "-n")
+        term.wait_for("Configure")
+        term.keys("c")
+        term.wait_for("Show v6-in-v4 traffic as IPv6")
+        term.keys("Up", "Up", "Enter")                      # no -> yes
+        term.wait_for(lambda s: "yes" in _row(s, "Show v6-in-v4").split())
+        term.keys("x", "i")
+        screen = term.wait_for("end of file")
+        self.assertIn("[fd00::1]:40000", screen)
+        term.keys("x")
+        term.wait_for("LAN station monitor")
+        self.assertCleanExit(term)
+        with open(self.config) as f:
+            self.assertIn("v6_in_v4 = yes", f.read())
 
     def test_a_bad_value_is_refused_with_a_message(self):
         term = self.start("-r", SAMPLE, "-n")

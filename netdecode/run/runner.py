@@ -22,7 +22,7 @@ from ..output import logs
 from ..output.dump import Dumper
 from ..output.export import FlowExport
 from ..output.metrics import Metrics, MetricsServer
-from .ipbytes import IPBytes
+from .fronts import IPBytes, SixInFour
 from .monitor import Monitor
 
 __all__ = ["Run", "SetupError", "UsageError", "chain"]
@@ -82,9 +82,12 @@ class Run:
                 self.logger = logs.ReportLog(self.facility, sink, self.logfile,
                                              self.args.log_interval, self.iface)
             sinks.append(self.logger)
+        # what the facility and its log are to count, the frames as -w keeps them
+        at = sinks.index(sink)
         if ip_bytes:
-            at = sinks.index(sink)              # the facility and its log count IP bytes
             sinks[at:] = [IPBytes(sinks[at:])]
+        if self.facility is not None and self.args.v6_in_v4:
+            sinks[at:] = [SixInFour(sinks[at:])]
         self.monitor = Monitor(sinks, self.args.interval, match)
         if self.export is not None:
             self.monitor.extras.append(lambda: {"export": self.export.stats()})

@@ -101,6 +101,7 @@ SETTINGS = (
     ("icmp_flood_rate", _number(1, 10**7, int), 500, "ICMP flood: echo requests per second"),
     ("bytes", _choice("frame", "ip"), "frame", "Bytes counted (frame/ip, as iptraf-ng)"),
     ("rate_window", _number(0.0, 60.0), 5.0, "Rates averaged over (seconds; 0: one update)"),
+    ("v6_in_v4", _bool, False, "Show v6-in-v4 traffic as IPv6"),
 )
 
 # the Filters dialog's protocol switches: key, label, the tcpdump expression it covers

@@ -46,6 +46,8 @@ class Session:
             args.log_interval = settings.log_interval * 60.0
         if args.bytes is None:
             args.bytes = settings.bytes
+        if args.v6_in_v4 is None:
+            args.v6_in_v4 = settings.v6_in_v4
         args.promisc = args.promisc or settings.promiscuous
         saved = settings.filter_expression()
         args.filter = _combined_filter(app.args.filter, saved)
