@@ -140,10 +140,10 @@ class View:
         steps = self.steps or (8,) * (wide // 8 + 1)
         self.shift = min(self.shift, len(steps))
         self.left = sum(steps[:self.shift])
-        while self.shift and wide - self.left < cols - 1 - steps[self.shift - 1]:
+        while self.shift and wide - self.left < cols - steps[self.shift - 1]:
             self.shift -= 1                 # no more than what brings the end in sight
             self.left -= steps[self.shift]
-        self.hidden = max(0, wide - self.left - cols + 1)
+        self.hidden = max(0, wide - self.left - cols)
         self.app.put(y, 0, self.shifted(heading), "heading")
         for i, line in enumerate(lines):
             self.app.put(y + 1 + i, 0, self.shifted(line))
