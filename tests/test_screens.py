@@ -466,7 +466,7 @@ class TestSettings(ScreenTestCase):
         t = 1764000000 * 10**9
         inner = ip6(tcp(sport=40000, dport=80, flags="S"), src="fd00::1", dst="fd00::2")
         path = self.write_capture([(t, eth(ip4(inner, proto=41)))])
-        term = self.start("-r", path, "-n")
+        term = self.start("-r", path, "-n", rows=30)        # Configure's every line
         term.wait_for("Configure")
         term.keys("c")
         term.wait_for("Show v6-in-v4 traffic as IPv6")
@@ -594,7 +594,7 @@ class TestNamedEntries(ScreenTestCase):
         self.assertIn("filter_applied = \n", saved)
 
     def test_mac_descriptions_edited_in_configure(self):
-        term = self.start("-r", SAMPLE, "-n")
+        term = self.start("-r", SAMPLE, "-n", rows=30)      # Configure's every line
         term.wait_for("Configure")
         term.keys("c")
         term.wait_for("MAC address descriptions (0 here)")
