@@ -43,6 +43,11 @@ examples:
   icmp6_code arp_op error iface dir
 len is the wire length (link header included, FCS excluded); caplen what was captured.
 
+--json and --dump write JSON Lines: one JSON object per line, a line per update (or
+frame), not one JSON document.  Read them with jq, which takes one object at a time:
+  sudo python3 iptraf.py -g --json | jq -c '.interfaces[] | {iface, total: .total.packets}'
+or with python3 -m json.tool --json-lines (without --json-lines it stops at "Extra data").
+
 Byte counts everywhere are wire lengths, link header included and FCS excluded: what
 Wireshark's statistics and the kernel's /proc/net/dev count.  Live capture needs root
 or CAP_NET_RAW.  Logs go to /var/log/iptraf/; SIGHUP or SIGUSR1 reopen them, SIGUSR2
@@ -100,8 +105,9 @@ def _parser():
     ap.add_argument("-r", metavar="FILE", dest="read",
                     help="read a pcap or pcapng file (the format comes from its contents)")
     ap.add_argument("--json", nargs="?", const="-", metavar="PATH",
-                    help="no screen: write the facility's snapshot as one JSON object "
-                         "per update interval (with -r: one, at the end) to stdout or PATH")
+                    help="no screen: write the facility's snapshot as JSON Lines, one "
+                         "object per line per update interval (with -r: one, at the end), "
+                         "to stdout or PATH")
     ap.add_argument("--interval", type=float, metavar="SECONDS",
                     help="update interval of screens, logs and --json (default %g; the "
                          "screens: their setting)" % _INTERVAL)
@@ -127,6 +133,13 @@ def _parser():
     ap.add_argument("--metrics", metavar="[HOST:]PORT",
                     help="serve Prometheus metrics on http://HOST:PORT/metrics (host "
                          "default 127.0.0.1), with any facility")
+    ap.add_argument("--bytes", choices=("frame", "ip"),
+                    help="byte counts and size bins of frames (default: wire lengths, as "
+                         "Wireshark) or of IP packets (as iptraf-ng; the screens: their "
+                         "setting)")
+    ap.add_argument("--v6-in-v4", action="store_true", default=None,
+                    help="count and show IPv6 carried in IPv4 (6in4) as IPv6, as "
+                         "iptraf-ng's option does (the screens: their setting)")
     ap.add_argument("--capture-mode", choices=("ring", "socket"), default="ring",
                     help="live: a TPACKET_V3 ring (default) or plain socket reads")
     ap.add_argument("--snaplen", type=int, default=DEFAULT_SNAPLEN, metavar="BYTES",
@@ -212,6 +225,9 @@ def _main(argv):
             args.interval = _INTERVAL
         if args.log_interval is None:
             args.log_interval = _LOG_INTERVAL
+        if args.bytes is None:
+            args.bytes = "frame"
+        args.v6_in_v4 = bool(args.v6_in_v4)
     if args.dump and args.json:
         ap.error("--dump and --json: choose one")
     if args.dump:

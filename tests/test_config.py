@@ -54,6 +54,27 @@ class TestSettingsFile(unittest.TestCase):
         self.assertEqual(settings.update_interval, 1.0)
         self.assertEqual([p.split(":")[1] for p in settings.problems], ["2", "3", "4", "5", "6"])
 
+    def test_named_entries_round_trip_and_refusals(self):
+        settings = Settings()
+        settings.set("filter_set.web", "tcp port 80 or tcp port 443")
+        settings.set("filter_set.dns", "udp port 53")
+        settings.set("filter_applied", "web")
+        settings.set("mac_name.02-00-00-00-00-0A", "router")
+        self.assertEqual(settings.filter_expression(), "(tcp port 80 or tcp port 443)")
+        settings.save(self.path)
+        again = Settings.load(self.path)
+        self.assertEqual(again.problems, [])
+        self.assertEqual(again.filter_sets, settings.filter_sets)
+        self.assertEqual(again.mac_descriptions, {"02:00:00:00:00:0a": "router"})
+        self.assertEqual(again.filter_expression(), "(tcp port 80 or tcp port 443)")
+        again.filter_applied = "gone"                   # a set deleted by hand: nothing
+        self.assertIsNone(again.filter_expression())
+        for key, text in (("mac_name.02:00:00:00:00", "x"), ("mac_name.zz:00:00:00:00:00", "x"),
+                          ("filter_set.", "tcp"), ("filter_set.a#b", "tcp"),
+                          ("filter_set.web", ""), ("filter_set.web", "a\x1bb")):
+            with self.assertRaises(ConfigError, msg=key):
+                settings.set(key, text)
+
     def test_refused_values(self):
         settings = Settings()
         for key, text in (("tcp_timeout", "0"), ("reverse_dns", "maybe"),
@@ -100,7 +121,7 @@ class TestFilterSwitches(unittest.TestCase):
                     self.assertIn("rejects all packets", str(e))
                     left = set(keys) - set(off)
                     self.assertTrue(not left or (linktype == 101 and left <= {
-                        "filter_arp", "filter_nonip"}), (linktype, off))
+                        "filter_arp", "filter_rarp", "filter_nonip"}), (linktype, off))
 
     def test_each_switch_leaves_out_its_protocol(self):
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -110,6 +131,7 @@ class TestFilterSwitches(unittest.TestCase):
             "filter_icmp": eth(ip4(icmp(), proto=1)),
             "filter_other_ip": eth(ip4(b"\0" * 8, proto=47)),
             "filter_arp": eth(arp(), type=0x0806),
+            "filter_rarp": eth(arp(op=3), type=0x8035),
             "filter_nonip": eth8023(llc(b"\0" * 40, dsap=0x42, ssap=0x42)),
         }
         frames_v6 = {"filter_icmp": eth(ip6(icmp6(), nxt=58), type=0x86DD)}

@@ -339,25 +339,75 @@ class DetailedStatsTest(unittest.TestCase):
         snap = d.snapshot()
         self.assertEqual(snap["rate"], {"total": {"bps": 12000.0, "pps": 2.0},
                                         "in": {"bps": 8000.0, "pps": 1.0},
-                                        "out": {"bps": 4000.0, "pps": 1.0}})
+                                        "out": {"bps": 4000.0, "pps": 1.0},
+                                        "broadcast": {"bps": 0.0, "pps": 0.0}})
         mon.feed([fr(sized(4000), T0 + 3 * SEC, pkttype=4),
                   fr(sized(1000), T0 + 3500 * MS, pkttype=0),
                   fr(sized(77), T0 + 3500 * MS, pkttype=None)])
         snap = d.snapshot()
         self.assertEqual(snap["rate"], {"total": {"bps": 1000.0, "pps": 0.5},
                                         "in": {"bps": 1000.0, "pps": 0.5},
-                                        "out": {"bps": 0.0, "pps": 0.0}})
+                                        "out": {"bps": 0.0, "pps": 0.0},
+                                        "broadcast": {"bps": 0.0, "pps": 0.0}})
         mon.finish()
         snap = d.snapshot()
         self.assertEqual(snap["rate"], {"total": {"bps": 81232.0, "pps": 6.0},
                                         "in": {"bps": 16000.0, "pps": 2.0},
-                                        "out": {"bps": 64000.0, "pps": 2.0}})
+                                        "out": {"bps": 64000.0, "pps": 2.0},
+                                        "broadcast": {"bps": 0.0, "pps": 0.0}})
         self.assertEqual(snap["peak"], {"total": {"bps": 81232.0, "pps": 6.0},
                                         "in": {"bps": 16000.0, "pps": 2.0},
-                                        "out": {"bps": 64000.0, "pps": 2.0}})
+                                        "out": {"bps": 64000.0, "pps": 2.0},
+                                        "broadcast": {"bps": 0.0, "pps": 0.0}})
         self.assertEqual(snap["counts"]["total"],
                          {"packets": 6, "bytes": 6827, "in": pair(3, 2250),
                           "out": pair(2, 4500)})
+
+    def test_rates_averaged_over_a_window_and_peaks_per_interval(self):
+        """A burst in the first second of a 4 s window: the rate stays up, over the
+        time since the window's start (1, 2, 3 s), then falls to 0 when the window has
+        moved past it; every facility the same; the peaks are the interval's."""
+        o = options(rate_window=4.0)
+        g, d, s, ln = GeneralStats(o), DetailedStats(o), ServiceStats(o), LanStats(o)
+        mon = Monitor([g, d, s, ln], interval=1.0)
+        burst = b.eth(b.ip4(b.udp(b"x" * 958, sport=5000, dport=53), proto=17))  # 1000
+        mon.feed([fr(burst, T0, pkttype=0), fr(burst, T0 + 500 * MS, pkttype=0)])
+        seen = []
+        for k in range(1, 6):
+            mon.idle(T0 + k * SEC)
+            station = [r for r in ln.snapshot()["stations"] if r["in"]["packets"]][0]
+            seen.append((g.snapshot()["interfaces"][0]["rate"]["bps"],
+                         d.snapshot()["rate"]["total"]["bps"],
+                         d.snapshot()["rate"]["in"]["pps"],
+                         s.snapshot()["services"][0]["rate"]["bps"],
+                         station["in"]["bps"]))
+        bps = [16000.0, 8000.0, 5333.333, 0.0, 0.0]
+        self.assertEqual([row[0] for row in seen], bps)
+        self.assertEqual([row[1] for row in seen], bps)
+        self.assertEqual([row[2] for row in seen], [2.0, 1.0, 0.667, 0.0, 0.0])
+        self.assertEqual([row[3] for row in seen], bps)
+        self.assertEqual([row[4] for row in seen], bps)
+        self.assertEqual(g.snapshot()["interfaces"][0]["peak"]["bps"], 16000.0)
+        self.assertEqual(d.snapshot()["peak"]["total"]["bps"], 16000.0)
+        # no window (the default, and --json's): the rate of each interval alone
+        g = GeneralStats(options())
+        mon = Monitor([g], interval=1.0)
+        mon.feed([fr(burst, T0), fr(burst, T0 + 500 * MS)])
+        mon.idle(T0 + SEC)
+        mon.idle(T0 + 2 * SEC)
+        self.assertEqual(g.snapshot()["interfaces"][0]["rate"]["bps"], 0.0)
+
+    def test_broadcast_rates_and_peak(self):
+        d = DetailedStats(options())
+        mon = Monitor([d], interval=1.0)
+        bcast = "ff:ff:ff:ff:ff:ff"
+        mon.feed([fr(sized(1000, dst=bcast), T0, pkttype=1), fr(sized(500), T0 + 500 * MS),
+                  fr(sized(250, dst=bcast), T0 + SEC, pkttype=1)])
+        self.assertEqual(d.snapshot()["rate"]["broadcast"], {"bps": 8000.0, "pps": 1.0})
+        mon.feed([fr(sized(100), T0 + 3 * SEC)])
+        snap = d.snapshot()
+        self.assertEqual(snap["rate"]["broadcast"], {"bps": 1000.0, "pps": 0.5})
+        self.assertEqual(snap["peak"]["broadcast"], {"bps": 8000.0, "pps": 1.0})
 
     def test_one_interface(self):
         d = DetailedStats(options(), ifindex=3)
@@ -397,7 +447,8 @@ class ServiceStatsTest(unittest.TestCase):
             packets = inp[0] + outp[0]
             nbytes = inp[1] + outp[1]
             return {"proto": proto, "port": port, "packets": packets, "bytes": nbytes,
-                    "in": pair(*inp), "out": pair(*outp),
+                    "in": dict(pair(*inp), bps=inp[1] * 16.0),
+                    "out": dict(pair(*outp), bps=outp[1] * 16.0),
                     "rate": {"bps": nbytes * 16.0, "pps": packets * 2.0}, "last": secs(last)}
 
         rows = [row("tcp", 80, (2, 2 * len(req)), (1, len(resp)), T0 + 100 * MS),
@@ -795,6 +846,8 @@ class PagedSnapshotTest(unittest.TestCase):
             src = "02:00:00:00:%02x:%02x" % (rng.randrange(4), rng.randrange(256))
             data = b.eth(b.ip4(b.udp(b"x" * rng.randrange(40), sport=sport, dport=dport),
                                proto=17), src=src)
+            if i % 4 == 0:      # not IP: the stations' IP counts part from their totals
+                data = b.eth(b.arp(), src=src, type=0x0806)
             sink.add(decode(i * 10**6, 1, 0, 1, data, len(data)))
 
     def check(self, sink, table, orders, key):
@@ -813,7 +866,9 @@ class PagedSnapshotTest(unittest.TestCase):
         self.check(s, "services", (
             (None, None), ("port", lambda r: (r["port"], r["proto"])),
             ("packets", lambda r: (-r["packets"], r["proto"], r["port"])),
+            ("packets_in", lambda r: (-r["in"]["packets"], r["proto"], r["port"])),
             ("bytes_in", lambda r: (-r["in"]["bytes"], r["proto"], r["port"])),
+            ("packets_out", lambda r: (-r["out"]["packets"], r["proto"], r["port"])),
             ("bytes_out", lambda r: (-r["out"]["bytes"], r["proto"], r["port"]))),
             lambda r: (r["proto"], r["port"]))
 
@@ -835,6 +890,8 @@ class PagedSnapshotTest(unittest.TestCase):
         self.check(ln, "stations", (
             (None, None), ("mac", lambda r: r["mac"]),
             ("packets_in", lambda r: (-r["in"]["packets"], r["mac"])),
+            ("ip_in", lambda r: (-r["in"]["ip_packets"], r["mac"])),
+            ("ip_out", lambda r: (-r["out"]["ip_packets"], r["mac"])),
             ("bytes_out", lambda r: (-r["out"]["bytes"], r["mac"]))), lambda r: r["mac"])
 
 

@@ -141,7 +141,12 @@ class ParseTest(unittest.TestCase):
                          "got end of expression")
         self.assertError("host 300.1.1.1", 6, "invalid IPv4 address '300.1.1.1'")
         self.assertError("tcp and", 8, "expected a filter primitive")
-        self.assertError("(tcp", 5, "expected ')'")
+        # an expression that ends inside parentheses: the unclosed '(' is the fault
+        self.assertError("(tcp", 1, "'(' is never closed")
+        self.assertError("tcp and (", 9, "'(' is never closed")
+        self.assertError("tcp and (port 80 or", 9, "'(' is never closed")
+        self.assertError("((tcp) and (udp", 12, "'(' is never closed")
+        self.assertError("tcp and ()", 10, "expected an address, got ')'")
         self.assertError("foo", 1, "expected a qualifier such as 'host'")
         self.assertError("portrange 10-", 14, "expected the end of the port range after '10-'")
         self.assertError("portrange 10 - 20", 11, "without spaces: 10-20")

@@ -444,18 +444,18 @@ _EXPECTED_TEXT = [
     "2025-11-24T16:00:00.100000+00:00 TCP; eth0; 54 bytes; from 10.0.0.1:40000 to "
     "10.0.0.2:80; first packet (SYN)",
     "2025-11-24T16:00:00.500000+00:00 TCP; eth0; 54 bytes; from 10.0.0.1:40000 to "
-    "10.0.0.2:80; FIN sent; 4 packets, 316 bytes, avg flow rate 790.00 bytes/s",
+    "10.0.0.2:80; FIN sent; 4 packets, 316 bytes, avg flow rate 6.32 kbps",
     "2025-11-24T16:00:00.700000+00:00 TCP; eth0; 54 bytes; from 10.0.0.2:80 to "
     "10.0.0.1:40000; FIN acknowledged",
     "2025-11-24T16:00:00.800000+00:00 TCP; eth0; 54 bytes; from 10.0.0.2:80 to "
-    "10.0.0.1:40000; FIN sent; 3 packets, 162 bytes, avg flow rate 231.43 bytes/s",
+    "10.0.0.1:40000; FIN sent; 3 packets, 162 bytes, avg flow rate 1.85 kbps",
     "2025-11-24T16:00:00.900000+00:00 TCP; eth0; 54 bytes; from 10.0.0.1:40000 to "
     "10.0.0.2:80; FIN acknowledged",
     "2025-11-24T16:00:01.100000+00:00 TCP; eth0; 54 bytes; from 10.0.0.1:40001 to "
     "10.0.0.2:80; first packet (SYN)",
     "2025-11-24T16:00:01.200000+00:00 TCP; eth0; 54 bytes; from 10.0.0.2:80 to "
-    "10.0.0.1:40001; Connection reset; 1 packets, 54 bytes, avg flow rate 540.00 bytes/s; "
-    "opposite direction 1 packets, 54 bytes, avg flow rate 540.00 bytes/s",
+    "10.0.0.1:40001; Connection reset; 1 packets, 54 bytes, avg flow rate 4.32 kbps; "
+    "opposite direction 1 packets, 54 bytes, avg flow rate 4.32 kbps",
     "2025-11-24T16:00:01.400000+00:00 TCP; eth0; 54 bytes; from 10.0.0.1:40002 to "
     "10.0.0.2:80; Connection reset; 1 packets, 54 bytes, avg flow rate n/a; "
     "opposite direction 0 packets, 0 bytes, avg flow rate n/a",
@@ -601,11 +601,11 @@ class TrafficLogTest(TempDirTest):
                          "all interfaces: logging started")
         self.assertEqual(lines[2:4], [
             "2025-11-24T16:01:01.000000+00:00 TCP; eth0; from 10.0.0.1:40000 to 10.0.0.2:80; "
-            "idle timeout, no packets for 60 s; 1 packets, 54 bytes, avg flow rate 108.00 "
-            "bytes/s; opposite direction 1 packets, 54 bytes, avg flow rate 108.00 bytes/s",
+            "idle timeout, no packets for 60 s; 1 packets, 54 bytes, avg flow rate 0.86 "
+            "kbps; opposite direction 1 packets, 54 bytes, avg flow rate 0.86 kbps",
             "2025-11-24T16:02:07.000000+00:00 TCP; eth0; from 10.0.0.1:40000 to 10.0.0.2:80; "
-            "idle timeout, no packets for 61 s; 2 packets, 108 bytes, avg flow rate 1.64 "
-            "bytes/s; opposite direction 1 packets, 54 bytes, avg flow rate 0.82 bytes/s"])
+            "idle timeout, no packets for 61 s; 2 packets, 108 bytes, avg flow rate 0.01 "
+            "kbps; opposite direction 1 packets, 54 bytes, avg flow rate 0.01 kbps"])
         self.assertEqual(lines[4], "2025-11-24T16:02:30.000000+00:00 IP traffic monitor on all "
                          "interfaces: logging stopped; running time: 0h 02m 30s")
         self.assertEqual(len(lines), 5)

@@ -188,6 +188,50 @@ class _Span(object):
         return now - prev
 
 
+class _Window(object):
+    """Rates averaged over a window of time (``rate_window`` seconds), as iptraf-ng's
+    screens show them: a burst stays in the rate for a few seconds, then it falls to 0.
+
+    The window turns in halves: each entry holds its counts at the window's start and
+    at its middle (``held``); when half a window has passed since the middle, the middle
+    becomes the start.  A rate is then the counts since the start over the time since
+    it: between half the window and the whole of it, two counts an entry and no history.
+    """
+
+    __slots__ = ("half", "start", "mid", "since", "turned")
+
+    def __init__(self, seconds):
+        self.half = int(seconds * 5e8)
+        self.start = self.mid = None
+        self.since = 0
+        self.turned = False
+
+    def advance(self, now, previous):
+        """At a tick at ``now`` (ns), the previous one (or the first packet) at
+        ``previous``."""
+        if self.start is None:
+            self.start = self.mid = previous
+        self.turned = now - self.mid >= self.half
+        if self.turned:
+            self.start, self.mid = self.mid, now
+        self.since = now - self.start
+
+    def average(self, held, counts):
+        """(held anew, the counts per second since the window's start)."""
+        if held is None:                      # a new entry: nothing at the start
+            held = ((0,) * len(counts),) * 2
+        if self.turned:
+            held = (held[1], counts)
+        since = self.since
+        return held, [(c - b) * 1e9 / since for c, b in zip(counts, held[0])]
+
+
+def _window(options):
+    """The facility's _Window, or None when rates are per update interval."""
+    seconds = options.rate_window
+    return _Window(seconds) if seconds > options.interval else None
+
+
 # --- general interface statistics (-g) ----------------------------------------------
 
 class _Interface(object):
@@ -195,7 +239,8 @@ class _Interface(object):
 
     __slots__ = ("ifindex", "ipv4", "ipv4_bytes", "ipv6", "ipv6_bytes",
                  "nonip", "nonip_bytes", "badip", "badip_bytes", "last",
-                 "base_packets", "base_bytes", "bps", "pps", "peak_bps", "peak_pps")
+                 "base_packets", "base_bytes", "bps", "pps", "peak_bps", "peak_pps",
+                 "window")
 
     def __init__(self, ifindex):
         self.ifindex = ifindex
@@ -204,6 +249,7 @@ class _Interface(object):
         self.last = None
         self.base_packets = self.base_bytes = 0
         self.bps = self.pps = self.peak_bps = self.peak_pps = 0.0
+        self.window = None              # its counts where the rate window starts
 
     @property
     def packets(self):
@@ -223,6 +269,8 @@ class GeneralStats(object):
     Snapshot: ``{"interfaces": [row...], "evicted": N}``, rows in interface index order,
     each ``{"iface", "ifindex", "total", "ipv4", "ipv6", "nonip", "badip" (each
     {"packets", "bytes"}), "rate", "peak" (each {"bps", "pps"}), "last"}``.
+
+    Live, ``follow(present)`` lists every interface there is.
     """
 
     def __init__(self, options):
@@ -231,6 +279,23 @@ class GeneralStats(object):
         self.evicted = 0
         self._cap = max(1, options.max_entries)
         self._span = _Span()
+        self._window = _window(options)
+        self.present = None
+
+    def follow(self, present):
+        """Rows for the interfaces there are, by ``present()`` (their indexes), asked now
+        and at every tick: every interface has one from the start (zeros until it
+        carries a packet), a new one gains one, a deleted one's goes."""
+        self.present = present
+        self._follow(present())
+
+    def _follow(self, indexes):
+        table = self.interfaces
+        for ifindex in set(table).difference(indexes):
+            del table[ifindex]
+        for ifindex in indexes:
+            if ifindex not in table and len(table) < self._cap:
+                table[ifindex] = _Interface(ifindex)
 
     def __repr__(self):
         return "GeneralStats(%d interfaces)" % len(self.interfaces)
@@ -297,19 +362,27 @@ class GeneralStats(object):
             e.nonip_bytes += n
 
     def tick(self, now):
+        if self.present is not None:
+            self._follow(self.present())
         elapsed = self._span.close(now)
         if elapsed is None:
             return
+        window = self._window
+        if window is not None:
+            window.advance(now, now - elapsed)
         for e in self.interfaces.values():
             packets, nbytes = e.packets, e.bytes
             e.bps = (nbytes - e.base_bytes) * 8e9 / elapsed
             e.pps = (packets - e.base_packets) * 1e9 / elapsed
             e.base_bytes = nbytes
             e.base_packets = packets
-            if e.bps > e.peak_bps:
+            if e.bps > e.peak_bps:              # peaks: of an interval, windowed or not
                 e.peak_bps = e.bps
             if e.pps > e.peak_pps:
                 e.peak_pps = e.pps
+            if window is not None:
+                e.window, (pps, per_s) = window.average(e.window, (packets, nbytes))
+                e.bps, e.pps = per_s * 8, pps
 
     def snapshot(self, lazy=False):
         """The state as JSON-able data (``lazy`` changes nothing: no table here grows
@@ -383,7 +456,8 @@ class DetailedStats(object):
     """Detailed interface statistics (-d): counts by protocol and direction, rates, peaks.
 
     Snapshot: ``{"iface", "counts": {row: {"packets", "bytes", "in": {"packets",
-    "bytes"}, "out": {...}}}, "rate": {"total"|"in"|"out": {"bps", "pps"}}, "peak": {...},
+    "bytes"}, "out": {...}}}, "rate": {"total"|"in"|"out"|"broadcast": {"bps", "pps"}},
+    "peak": {...},
     "ip_checksum_errors": N}`` with the rows total, ipv4, ipv6, nonip, tcp, udp, icmp,
     icmpv6, other_ip, broadcast, multicast, badip.
     """
@@ -396,9 +470,11 @@ class DetailedStats(object):
         self.badip = [0] * 6                     # packets, then bytes, per direction
         self.checksum_errors = 0
         self._span = _Span()
-        self._base = (0, 0, 0, 0, 0, 0)          # packets, bytes: total, in, out
-        self._rate = [0.0] * 6                   # bps, pps: total, in, out
-        self._peak = [0.0] * 6
+        self._base = (0,) * 8           # packets, bytes: total, in, out, broadcast
+        self._rate = [0.0] * 8          # bps, pps: total, in, out, broadcast
+        self._peak = [0.0] * 8
+        self._window = _window(options)
+        self._held = None               # its counts where the rate window starts
 
     def __repr__(self):
         return "DetailedStats(ifindex=%r, packets=%d)" % (self.ifindex, sum(self.packets))
@@ -509,16 +585,24 @@ class DetailedStats(object):
         if elapsed is None:
             return
         (up, ub), (ip, ib), (op, ob) = self._sums(range(_KINDS), (0, 1, 2))
-        counts = (up + ip + op, ub + ib + ob, ip, ib, op, ob)
+        bcast = self._sums(range(_KINDS), (1,))
+        counts = (up + ip + op, ub + ib + ob, ip, ib, op, ob,
+                  sum(p for p, _ in bcast), sum(b for _, b in bcast))
         base = self._base
         rate, peak = self._rate, self._peak
-        for k in range(3):
+        for k in range(4):
             rate[2 * k] = (counts[2 * k + 1] - base[2 * k + 1]) * 8e9 / elapsed
             rate[2 * k + 1] = (counts[2 * k] - base[2 * k]) * 1e9 / elapsed
-        for k in range(6):
-            if rate[k] > peak[k]:
+        for k in range(8):
+            if rate[k] > peak[k]:               # peaks: of an interval, windowed or not
                 peak[k] = rate[k]
         self._base = counts
+        window = self._window
+        if window is not None:
+            window.advance(now, now - elapsed)
+            self._held, per_s = window.average(self._held, counts)
+            for k in range(4):
+                rate[2 * k], rate[2 * k + 1] = per_s[2 * k + 1] * 8, per_s[2 * k]
 
     def snapshot(self, lazy=False):
         """The counts as JSON-able data (``lazy`` changes nothing: the rows are fixed)."""
@@ -535,12 +619,15 @@ class DetailedStats(object):
             "iface": (self.options.interface_name(self.ifindex)
                       if self.ifindex is not None else None),
             "counts": counts,
-            "rate": {"total": _rate(rate[0], rate[1]), "in": _rate(rate[2], rate[3]),
-                     "out": _rate(rate[4], rate[5])},
-            "peak": {"total": _rate(peak[0], peak[1]), "in": _rate(peak[2], peak[3]),
-                     "out": _rate(peak[4], peak[5])},
+            "rate": _rates(rate), "peak": _rates(peak),
             "ip_checksum_errors": self.checksum_errors,
         }
+
+
+def _rates(values):
+    """The detailed statistics' rates (or peaks), (bps, pps) by turns, by name."""
+    return {name: _rate(values[2 * k], values[2 * k + 1])
+            for k, name in enumerate(("total", "in", "out", "broadcast"))}
 
 
 # --- TCP/UDP service monitor (-s) ----------------------------------------------------
@@ -549,14 +636,15 @@ class _Service(object):
     """One (protocol, port) row of the service monitor."""
 
     __slots__ = ("key", "in_packets", "in_bytes", "out_packets", "out_bytes", "last",
-                 "base_packets", "base_bytes", "bps", "pps")
+                 "base", "bps", "pps", "in_bps", "out_bps", "window")
 
     def __init__(self, key):
         self.key = key              # protocol << 16 | port
         self.in_packets = self.in_bytes = self.out_packets = self.out_bytes = 0
         self.last = None
-        self.base_packets = self.base_bytes = 0
-        self.bps = self.pps = 0.0
+        self.base = (0, 0, 0, 0)    # the counts at the previous tick
+        self.bps = self.pps = self.in_bps = self.out_bps = 0.0
+        self.window = None          # its counts where the rate window starts
 
     def __repr__(self):
         return "_Service(%s/%d, in=%d, out=%d)" % (
@@ -569,7 +657,7 @@ class ServiceStats(object):
 
     Snapshot: ``{"iface", "services": [row...], "unported": {"tcp"|"udp": {"packets",
     "bytes"}}, "evicted": N}``; rows by bytes, largest first, each ``{"proto" ("tcp" or
-    "udp"), "port", "packets", "bytes", "in": {"packets", "bytes"}, "out": {...},
+    "udp"), "port", "packets", "bytes", "in": {"packets", "bytes", "bps"}, "out": {...},
     "rate": {"bps", "pps"}, "last"}``.  ``unported`` holds the TCP and UDP frames without
     ports: later fragments, headers cut short before the ports.
     """
@@ -582,6 +670,7 @@ class ServiceStats(object):
         self.unported = [0, 0, 0, 0]       # tcp packets, bytes, udp packets, bytes
         self._cap = max(1, options.max_entries)
         self._span = _Span()
+        self._window = _window(options)
 
     def __repr__(self):
         return "ServiceStats(ifindex=%r, %d services)" % (self.ifindex, len(self.services))
@@ -648,17 +737,28 @@ class ServiceStats(object):
         elapsed = self._span.close(now)
         if elapsed is None:
             return
+        window = self._window
+        if window is not None:
+            window.advance(now, now - elapsed)
         for e in self.services.values():
-            packets = e.in_packets + e.out_packets
-            nbytes = e.in_bytes + e.out_bytes
-            e.bps = (nbytes - e.base_bytes) * 8e9 / elapsed
-            e.pps = (packets - e.base_packets) * 1e9 / elapsed
-            e.base_bytes = nbytes
-            e.base_packets = packets
+            counts = (e.in_packets, e.in_bytes, e.out_packets, e.out_bytes)
+            if window is not None:
+                e.window, (in_pps, in_per_s, out_pps, out_per_s) = window.average(
+                    e.window, counts)
+            else:
+                base = e.base
+                in_pps = (counts[0] - base[0]) * 1e9 / elapsed
+                in_per_s = (counts[1] - base[1]) * 1e9 / elapsed
+                out_pps = (counts[2] - base[2]) * 1e9 / elapsed
+                out_per_s = (counts[3] - base[3]) * 1e9 / elapsed
+                e.base = counts
+            e.in_bps, e.out_bps = in_per_s * 8, out_per_s * 8
+            e.bps, e.pps = e.in_bps + e.out_bps, in_pps + out_pps
 
     def snapshot(self, page=None, ports=None, lazy=False):
         """The table, or with ``page`` = (order, start, count) only that page of it in
-        that order (None, "port", "packets", "bytes", "bytes_in", "bytes_out") and its
+        that order (None, "port", "packets", "bytes", "packets_in", "bytes_in",
+        "packets_out", "bytes_out": *in* is towards the port) and its
         length in "total": a screen shows a page, and a flood of ports must not make
         every update build them all.  ``ports(port)`` keeps a port in the page; the
         rest are summed in "other_ports".  With ``lazy`` "services" is an iterator that
@@ -703,8 +803,10 @@ def _service_rows(entries):
         yield {"proto": _PROTO_NAMES[key >> 16], "port": key & 0xFFFF,
                "packets": e.in_packets + e.out_packets,
                "bytes": e.in_bytes + e.out_bytes,
-               "in": _pair(e.in_packets, e.in_bytes),
-               "out": _pair(e.out_packets, e.out_bytes),
+               "in": {"packets": e.in_packets, "bytes": e.in_bytes,
+                      "bps": round(e.in_bps, 3)},
+               "out": {"packets": e.out_packets, "bytes": e.out_bytes,
+                       "bps": round(e.out_bps, 3)},
                "rate": _rate(e.bps, e.pps), "last": _seconds(e.last)}
 
 
@@ -713,7 +815,9 @@ _SERVICE_ORDERS = {
     "port": lambda e: (e.key & 0xFFFF, e.key),
     "packets": lambda e: (-(e.in_packets + e.out_packets), e.key),
     "bytes": lambda e: (-(e.in_bytes + e.out_bytes), e.key),
+    "packets_in": lambda e: (-e.in_packets, e.key),
     "bytes_in": lambda e: (-e.in_bytes, e.key),
+    "packets_out": lambda e: (-e.out_packets, e.key),
     "bytes_out": lambda e: (-e.out_bytes, e.key),
 }
 
@@ -803,7 +907,7 @@ class _Station(object):
     """One MAC address on one interface."""
 
     __slots__ = ("ifindex", "mac", "in_packets", "in_bytes", "in_ip", "out_packets",
-                 "out_bytes", "out_ip", "last", "base", "rates")
+                 "out_bytes", "out_ip", "last", "base", "rates", "window")
 
     def __init__(self, ifindex, mac):
         self.ifindex = ifindex
@@ -813,6 +917,7 @@ class _Station(object):
         self.last = None
         self.base = (0, 0, 0, 0)            # in packets, in bytes, out packets, out bytes
         self.rates = (0.0, 0.0, 0.0, 0.0)   # in bps, in pps, out bps, out pps
+        self.window = None                  # its counts where the rate window starts
 
     def __repr__(self):
         return "_Station(%r, %s, in=%d, out=%d)" % (self.ifindex, _mac_text(self.mac),
@@ -835,6 +940,7 @@ class LanStats(object):
         self.evicted = 0
         self._cap = max(1, options.max_entries)
         self._span = _Span()
+        self._window = _window(options)
 
     def __repr__(self):
         return "LanStats(ifindex=%r, %d stations)" % (self.ifindex, self.size)
@@ -903,6 +1009,16 @@ class LanStats(object):
         elapsed = self._span.close(now)
         if elapsed is None:
             return
+        window = self._window
+        if window is not None:
+            window.advance(now, now - elapsed)
+            average = window.average
+            for table in self.tables.values():
+                for e in table.values():
+                    e.window, per_s = average(e.window, (e.in_packets, e.in_bytes,
+                                                         e.out_packets, e.out_bytes))
+                    e.rates = (per_s[1] * 8, per_s[0], per_s[3] * 8, per_s[2])
+            return
         for table in self.tables.values():
             for e in table.values():
                 base = e.base
@@ -919,7 +1035,8 @@ class LanStats(object):
 
     def snapshot(self, page=None, lazy=False):
         """The stations, or with ``page`` = (order, start, count) one page of them in
-        that order (None, "packets_in", "bytes_in", "packets_out", "bytes_out", "mac")
+        that order (None, "packets_in", "ip_in", "bytes_in", "packets_out", "ip_out",
+        "bytes_out", "mac")
         and their number in "total".  With ``lazy`` "stations" is an iterator that makes
         each row when taken, for a writer that streams it."""
         name = _cached_name(self.options.interface_name)
@@ -966,8 +1083,10 @@ def _station_rows(stations, name):
 _STATION_ORDERS = {
     None: lambda e: (-(e.in_bytes + e.out_bytes), e.ifindex or 0, e.mac),
     "packets_in": lambda e: (-e.in_packets, e.ifindex or 0, e.mac),
+    "ip_in": lambda e: (-e.in_ip, e.ifindex or 0, e.mac),
     "bytes_in": lambda e: (-e.in_bytes, e.ifindex or 0, e.mac),
     "packets_out": lambda e: (-e.out_packets, e.ifindex or 0, e.mac),
+    "ip_out": lambda e: (-e.out_ip, e.ifindex or 0, e.mac),
     "bytes_out": lambda e: (-e.out_bytes, e.ifindex or 0, e.mac),
     "mac": lambda e: (e.mac, e.ifindex or 0),
 }

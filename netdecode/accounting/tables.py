@@ -29,8 +29,10 @@ class Options:
     """Settings every facility reads; one object, passed explicitly."""
 
     def __init__(self, interval=1.0, idle_timeout=15 * 60.0, closed_lifetime=60.0,
-                 max_entries=100000, log_lines=1000, interface_name=None, detection=None):
+                 max_entries=100000, log_lines=1000, interface_name=None, detection=None,
+                 rate_window=0.0):
         self.interval = interval                  # seconds between ticks
+        self.rate_window = rate_window            # seconds rates average over (0: a tick)
         self.idle_timeout = idle_timeout          # seconds before a flow is IDLE
         self.closed_lifetime = closed_lifetime    # seconds a closed or reset flow stays
         self.max_entries = max_entries            # cap of every table

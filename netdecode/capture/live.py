@@ -329,11 +329,23 @@ class LiveCapture:
                 raise InterfaceGone(err, "%s: the interface was deleted" % self.ifname)
             raise InterfaceDown(err, "%s: the interface went down" % self.ifname)
 
+    @property
+    def down(self):
+        """Whether the interface went down and is not up again (nor yet found deleted:
+        read() says that)."""
+        return self._down and self._state() is False
+
     def _state(self):
         """Whether the interface is up; None when it no longer exists."""
         return True if self.ifname is None else interface_up(self.ifname)
 
     # bookkeeping
+
+    def interfaces(self):
+        """The indexes of the interfaces there are now, their names learnt afresh: for
+        a facility that lists every interface as they come and go."""
+        self._refresh_interfaces()
+        return sorted(self._ifaces)
 
     def interface_name(self, ifindex):
         info = self._ifaces.get(ifindex)

@@ -287,10 +287,29 @@ class _Parser(object):
     def parse(self):
         if self.tok.kind == "EOF":
             return None
-        node, _ = self.expr(_QERR)
+        try:
+            node, _ = self.expr(_QERR)
+        except FilterError as e:
+            opened = self.unclosed()
+            if opened is None or e.position != self.tokens[-1].pos:
+                raise
+            # the expression ran out inside parentheses: that, not what the last
+            # alternative wanted next, is the fault
+            raise error(opened.pos, "'(' is never closed (the expression ends before "
+                        "its ')')")
         if self.tok.kind != "EOF":
             raise self.expected("'and', 'or' or the end of the expression")
         return node
+
+    def unclosed(self):
+        """The innermost '(' with no ')' to match it, or None."""
+        opened = []
+        for t in self.tokens:
+            if t.kind == "(":
+                opened.append(t)
+            elif t.kind == ")" and opened:
+                opened.pop()
+        return opened[-1] if opened else None
 
     def attempt(self, *alternatives):
         """The first alternative that parses; else the error that got furthest."""

@@ -381,8 +381,8 @@ def _flow_text(half, span):
     packets, nbytes = (half.packets, half.bytes) if half is not None else (0, 0)
     if span is None:
         return "%d packets, %d bytes, avg flow rate n/a" % (packets, nbytes)
-    return "%d packets, %d bytes, avg flow rate %.2f bytes/s" % (
-        packets, nbytes, nbytes * 1e9 / span)
+    return "%d packets, %d bytes, avg flow rate %.2f kbps" % (   # as iptraf-ng logs it
+        packets, nbytes, nbytes * 8e6 / span)
 
 
 def _flow_json(half, span):

@@ -121,7 +121,9 @@ def _pump(cap, run, flushes):
             down = True
             time.sleep(wait)
             continue
-        down = False
+        if down and not cap.down:
+            down = False
+            run.warn("%s: back up" % run.iface)
         monitor.dropped = cap.stats()["dropped"]
         monitor.feed(frames)
         monitor.idle(wall_clock_ns())

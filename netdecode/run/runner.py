@@ -22,6 +22,7 @@ from ..output import logs
 from ..output.dump import Dumper
 from ..output.export import FlowExport
 from ..output.metrics import Metrics, MetricsServer
+from .fronts import IPBytes, SixInFour
 from .monitor import Monitor
 
 __all__ = ["Run", "SetupError", "UsageError", "chain"]
@@ -62,6 +63,9 @@ class Run:
     def build(self, options, ifindex, mtu, link_header, recorder, match=None):
         """The monitor and its sinks: the recorder, the facility's sink (or the --dump
         writer), then its logger and its --json reporter, which read what it counted."""
+        ip_bytes = self.facility is not None and self.args.bytes == "ip"
+        if ip_bytes:
+            link_header = 0                     # the size bins then end at the MTU
         sink = self.sink = _sink(self.facility, options, ifindex, mtu, link_header)
         sinks = [sink] if recorder is None else [recorder, sink]
         self.recorder = recorder
@@ -78,6 +82,12 @@ class Run:
                 self.logger = logs.ReportLog(self.facility, sink, self.logfile,
                                              self.args.log_interval, self.iface)
             sinks.append(self.logger)
+        # what the facility and its log are to count, the frames as -w keeps them
+        at = sinks.index(sink)
+        if ip_bytes:
+            sinks[at:] = [IPBytes(sinks[at:])]
+        if self.facility is not None and self.args.v6_in_v4:
+            sinks[at:] = [SixInFour(sinks[at:])]
         self.monitor = Monitor(sinks, self.args.interval, match)
         if self.export is not None:
             self.monitor.extras.append(lambda: {"export": self.export.stats()})
@@ -157,6 +167,8 @@ class Run:
             if hasattr(self.sink, "owners"):
                 # the owners of local sockets: looked up in a thread, read at snapshots
                 self.owners = self.sink.owners = Owners()
+            if self.facility == "general":        # every interface, as they come and go
+                self.sink.follow(cap.interfaces)
         except BaseException:
             cap.close()
             raise

@@ -11,8 +11,8 @@ import os
 
 from ..accounting.detect import Thresholds
 
-__all__ = ["Settings", "SETTINGS", "FILTER_PROTOCOLS", "ConfigError", "default_path",
-           "parse_ports"]
+__all__ = ["Settings", "SETTINGS", "FILTER_PROTOCOLS", "NAMED", "ConfigError",
+           "default_path", "parse_ports"]
 
 
 class ConfigError(ValueError):
@@ -99,6 +99,9 @@ SETTINGS = (
     ("sweep_hosts", _number(2, 65535, int), 25, "Host sweep: failed hosts on one port in 5 min"),
     ("syn_flood_rate", _number(1, 10**7, int), 500, "SYN flood: SYNs per second to one port"),
     ("icmp_flood_rate", _number(1, 10**7, int), 500, "ICMP flood: echo requests per second"),
+    ("bytes", _choice("frame", "ip"), "frame", "Bytes counted (frame/ip, as iptraf-ng)"),
+    ("rate_window", _number(0.0, 60.0), 5.0, "Rates averaged over (seconds; 0: one update)"),
+    ("v6_in_v4", _bool, False, "Show v6-in-v4 traffic as IPv6"),
 )
 
 # the Filters dialog's protocol switches: key, label, the tcpdump expression it covers
@@ -109,13 +112,33 @@ FILTER_PROTOCOLS = (
     ("filter_other_ip", "Other IP",
      "(ip or ip6) and not tcp and not udp and not icmp and not icmp6"),
     ("filter_arp", "ARP", "arp"),
-    ("filter_nonip", "Non-IP", "not ip and not ip6 and not arp"),
+    ("filter_rarp", "RARP", "rarp"),
+    ("filter_nonip", "Non-IP", "not ip and not ip6 and not arp and not rarp"),
 )
 _FILTER_SETTINGS = tuple((key, _bool, True, label) for key, label, _ in FILTER_PROTOCOLS) + (
     ("filter_expr", _text, "", "Filter expression"),)
 
-_ALL = SETTINGS + _FILTER_SETTINGS
+_ALL = SETTINGS + _FILTER_SETTINGS + (
+    ("filter_applied", _text, "", "The filter set applied (empty: none)"),)
 _PARSERS = {key: parse for key, parse, _, _ in _ALL}
+
+# named entries, one a line as ``PREFIX.NAME = VALUE``: the filter sets (a name, one
+# tcpdump expression) and the MAC address descriptions edited in the program
+NAMED = {"filter_set": "filter_sets", "mac_name": "mac_descriptions"}
+
+
+def _entry_name(prefix, name):
+    """The NAME of a ``PREFIX.NAME`` key, checked: a MAC address is kept in the form
+    the screens look it up by."""
+    if prefix == "mac_name":
+        parts = name.lower().replace("-", ":").split(":")
+        if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdef"
+                                                          for c in p) for p in parts):
+            raise ConfigError("%r is not a MAC address (aa:bb:cc:dd:ee:ff)" % name)
+        return ":".join(parts)
+    if not name or any(c in name for c in "=#") or name != name.strip():
+        raise ConfigError("%r: a name without '=', '#' or edge spaces" % name)
+    return _text(name)
 
 
 def default_path(environ=os.environ):
@@ -131,6 +154,8 @@ class Settings:
     def __init__(self):
         for key, _, default, _ in _ALL:
             setattr(self, key, default)
+        self.filter_sets = {}           # name -> expression
+        self.mac_descriptions = {}      # "aa:bb:cc:dd:ee:ff" -> description
         self.problems = []
 
     def __repr__(self):
@@ -138,9 +163,20 @@ class Settings:
 
     def set(self, key, text):
         """Parse ``text`` for ``key`` and keep it; ConfigError says why not."""
+        prefix, dot, name = key.partition(".")
+        if dot and prefix in NAMED:
+            value = _text(text)
+            if not value:
+                raise ConfigError("%s: no value" % key)
+            getattr(self, NAMED[prefix])[_entry_name(prefix, name)] = value
+            return
         if key not in _PARSERS:
             raise ConfigError("no setting called %r" % key)
         setattr(self, key, _PARSERS[key](text))
+
+    def name_entry(self, prefix, name):
+        """A named entry's NAME as it is kept (ConfigError when it cannot be one)."""
+        return _entry_name(prefix, name)
 
     def text(self, key):
         value = getattr(self, key)
@@ -157,6 +193,9 @@ class Settings:
         parts = ["not (%s)" % expr for expr in off]
         if self.filter_expr:
             parts.append("(%s)" % self.filter_expr)
+        applied = self.filter_sets.get(self.filter_applied)
+        if applied:
+            parts.append("(%s)" % applied)
         return " and ".join(parts) or None
 
     @classmethod
@@ -193,6 +232,9 @@ class Settings:
         for key, _, _, label in _ALL:
             lines.append("# %s" % label)
             lines.append("%s = %s" % (key, self.text(key)))
+        for prefix, attribute in sorted(NAMED.items()):
+            for name, value in sorted(getattr(self, attribute).items()):
+                lines.append("%s.%s = %s" % (prefix, name, value))
         part = path + ".part"
         with open(part, "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")

@@ -171,7 +171,11 @@ class App:
 
     def menu(self):
         while True:
-            action = dialogs.choose(self, "iptraf.py", _MAIN_MENU)
+            saved = self.settings.filter_expression()
+            footer = dialogs.MENU_FOOTER
+            if saved:           # it filters every screen: say so before one opens
+                footer = "A saved filter is on: %s (F: Filters)" % saved
+            action = dialogs.choose(self, "iptraf.py", _MAIN_MENU, footer)
             if action is None:
                 return
             if action == "breakdowns":
@@ -289,10 +293,19 @@ class App:
         cols = self.scr.getmaxyx()[1]
         self.put(y, 0, text.ljust(cols), style)
 
-    def title(self, text, right=""):
+    def title(self, text, right="", short=None):
         cols = self.scr.getmaxyx()[1]
         left = " iptraf.py | " + text
-        self.bar(0, left + right.rjust(max(0, cols - len(left) - 1)) + " ", "title")
+        if len(left) + len(right) + 2 > cols:
+            # narrow: the program's name goes first, then the screen's long name, then
+            # the label's beginning (its end says whether a file is still being read)
+            left = " " + (short or text)
+            room = cols - len(left) - 2
+            if len(right) > room and right.endswith(")") and " (" in right:
+                right = right[right.rindex(" (") + 1:]
+            right = right[-room:] if room >= 8 else ""
+        gap = max(1, cols - len(left) - len(right) - 1)     # never run into the label
+        self.bar(0, left + " " * gap + right + " ", "title")
 
     def status(self, y, text):
         self.bar(y, " " + text, "status")

@@ -15,6 +15,9 @@ _DETAILED_ROWS = (("total", "Total"), ("ipv4", "IPv4"), ("ipv6", "IPv6"), ("tcp"
 
 class DetailedView(View):
     name = "Detailed interface statistics"
+    short = "Detailed statistics"
+    frozen = 11                 # the label column stays when scrolled sideways
+    steps = (10, 12) * 3
 
     def draw(self, rows, cols):
         snap = self.session.snapshot()
@@ -28,7 +31,8 @@ class DetailedView(View):
                 fit(c["in"]["packets"], 9), fit(c["in"]["bytes"], 11),
                 fit(c["out"]["packets"], 9), fit(c["out"]["bytes"], 11)))
         lines.append("")
-        for key, label in (("total", "Total"), ("in", "Incoming"), ("out", "Outgoing")):
+        for key, label in (("total", "Total"), ("in", "Incoming"), ("out", "Outgoing"),
+                           ("broadcast", "Broadcast")):
             rate, peak = snap["rate"][key], snap["peak"][key]
             lines.append("%-15s %13s %9.1f/s   peak %13s %9.1f/s" % (
                 label + " rates:", rate_text(rate["bps"], unit), rate["pps"],

@@ -5,16 +5,19 @@ import textwrap
 
 from ..capture.ifaces import list_interfaces
 from ..filter import Filter, FilterError
-from ..run.settings import FILTER_PROTOCOLS, SETTINGS, ConfigError
+from ..run.settings import FILTER_PROTOCOLS, NAMED, SETTINGS, ConfigError
 from .keys import CTRL_X, ENTER_KEYS, ESC, QUIT_KEYS
 
-__all__ = ["about", "choose", "choose_interface", "configure", "filters", "message"]
+__all__ = ["MENU_FOOTER", "about", "choose", "choose_interface", "configure", "filters",
+           "message", "named_entries"]
 
 _ALL_INTERFACES = ("traffic", "lan", "processes")     # the facilities that take "all"
 
 
-def choose(app, heading, items, footer="Up/Down select, Enter open, or the "
-           "capital letter; X: back"):
+MENU_FOOTER = "Up/Down select, Enter open, or the capital letter; X: back"
+
+
+def choose(app, heading, items, footer=MENU_FOOTER):
     """A menu of (hotkey, label, action) items and None rules; the chosen action,
     or None."""
     curses = app.curses
@@ -51,12 +54,16 @@ def choose_interface(app, facility):
     items = []
     if facility in _ALL_INTERFACES:
         items.append(("*", "All interfaces", "all"))
-    for i in sorted(list_interfaces(), key=lambda i: i.index):
+    found = sorted(list_interfaces(), key=lambda i: i.index)
+    # columns as wide as their longest entry ("virtual ethernet"), so that they align
+    name_width = max([len(i.name) for i in found] + [4])
+    kind_width = max([len(i.kind) for i in found] + [4])
+    for i in found:
         state = "up" if i.up else "down"
         addresses = " ".join([socket.inet_ntop(socket.AF_INET, a) for a in i.ipv4[:1]]
                              + [socket.inet_ntop(socket.AF_INET6, a) for a in i.ipv6[:1]])
-        items.append(("", "%-15s %-10s %-4s %s" % (i.name, i.kind, state, addresses),
-                      i.name))
+        items.append(("", "%-*s %-*s %-4s %s" % (name_width, i.name, kind_width, i.kind,
+                                                 state, addresses), i.name))
     items.append(None)
     items.append(("X", "Back", None))
     return choose(app, "Select interface", items,
@@ -74,8 +81,10 @@ def message(app, text):
 def about(app):
     message(app, 
         "iptraf.py: IPTraf reborn in pure Python, the standard library only. "
-        "Python %s. Settings: %s. Byte counts are wire lengths, link header "
-        "included, FCS excluded." % (platform.python_version(), app.config_path))
+        "Python %s. Settings: %s. Byte counts are %s." % (
+            platform.python_version(), app.config_path,
+            "IP packet lengths, as iptraf-ng counts them" if app.settings.bytes == "ip"
+            else "wire lengths, link header included, FCS excluded"))
 
 def _edit_line(app, prompt, initial):
     """A one-line editor on the bottom line: Enter keeps the text, Esc gives None."""
@@ -124,25 +133,38 @@ def configure(app):
     at = 0
     width = max(len(label) for _, _, _, label in SETTINGS) + 24
     while True:
-        lines = ["%-*s %s" % (width - 24, label, app.settings.text(key))
-                 for key, _, _, label in SETTINGS]
+        # a narrow terminal shortens the labels, never the values
+        values = [app.settings.text(key) for key, _, _, _ in SETTINGS]
+        room = min(width, app.scr.getmaxyx()[1] - 2) - 4
+        label_width = max(8, min(width - 24, room - min(20, max(map(len, values)))))
+        lines = ["%-*s %s" % (label_width, label[:label_width], value)
+                 for (_, _, _, label), value in zip(SETTINGS, values)]
+        lines.append("MAC address descriptions (%d here)..."
+                     % len(app.settings.mac_descriptions))
         app.framed("Configure", lines, width, at,
                     "Up/Down select, Enter/Space change; X: save and back "
                     "(to %s)" % app.config_path)
         key = app.getkey()
         if key == curses.KEY_UP:
-            at = (at - 1) % len(SETTINGS)
+            at = (at - 1) % len(lines)
         elif key in (curses.KEY_DOWN, 9):
-            at = (at + 1) % len(SETTINGS)
+            at = (at + 1) % len(lines)
         elif key in QUIT_KEYS:
             break
+        elif at == len(SETTINGS) and (key in ENTER_KEYS or key == curses.KEY_ENTER):
+            named_entries(app, "MAC address descriptions", "mac_name", "MAC address",
+                          "Description")
         elif key in ENTER_KEYS or key in (curses.KEY_ENTER, ord(" ")):
+            if at == len(SETTINGS):
+                continue
             name, _, _, label = SETTINGS[at]
             value = getattr(app.settings, name)
             if isinstance(value, bool):
                 setattr(app.settings, name, not value)
             elif name == "activity_unit":
                 app.settings.activity_unit = "kbytes" if value == "kbits" else "kbits"
+            elif name == "bytes":
+                app.settings.bytes = "ip" if value == "frame" else "frame"
             else:
                 text = _edit_line(app, label + ": ", app.settings.text(name))
                 if text is not None:
@@ -156,12 +178,14 @@ def configure(app):
 def filters(app):
     curses = app.curses
     at = 0
-    count = len(FILTER_PROTOCOLS) + 2
+    count = len(FILTER_PROTOCOLS) + 3
     while True:
         lines = ["[%s] %s" % ("x" if getattr(app.settings, key) else " ", label)
                  for key, label, _ in FILTER_PROTOCOLS]
         lines.append("Expression: %s" % (app.settings.filter_expr or "(none)"))
-        lines.append("Clear the expression, every protocol on")
+        lines.append("Filter sets (%d; applied: %s)..." % (
+            len(app.settings.filter_sets), app.settings.filter_applied or "none"))
+        lines.append("Clear the expression and the set, every protocol on")
         app.framed("Filters", lines, 60, at,
                     "Up/Down select, Enter/Space toggle or edit; X: save and back")
         key = app.getkey()
@@ -185,8 +209,76 @@ def filters(app):
                         app.settings.set("filter_expr", text)
                     except (FilterError, ValueError) as e:
                         message(app, "Filter not taken: %s" % e)
+            elif at == len(FILTER_PROTOCOLS) + 1:
+                named_entries(app, "Filter sets", "filter_set", "Filter set",
+                              "Filter (tcpdump syntax)", check=Filter, apply=True)
             else:
                 for name, _, _ in FILTER_PROTOCOLS:
                     setattr(app.settings, name, True)
-                app.settings.filter_expr = ""
+                app.settings.filter_expr = app.settings.filter_applied = ""
     _save_settings(app)
+
+
+def named_entries(app, heading, prefix, what, prompt, check=None, apply=False):
+    """A list of named entries (the filter sets, the MAC address descriptions), kept
+    in the settings: N adds one, E edits the selected one's value, D deletes it; Enter
+    applies or detaches a filter set (``apply``), else edits.  ``check(value)`` refuses
+    a value with a ValueError."""
+    curses, settings = app.curses, app.settings
+    table = getattr(settings, NAMED[prefix])
+    at = 0
+    footer = ("Enter apply/detach, N new, E edit, D delete; X: back" if apply
+              else "Enter edit, N new, D delete; X: back")
+    while True:
+        names = sorted(table)
+        lines = ["%s%s: %s" % (("[*] " if name == settings.filter_applied else "[ ] ")
+                               if apply else "", name, table[name]) for name in names]
+        lines.append("New %s..." % what.lower())
+        at = min(at, len(lines) - 1)
+        app.framed(heading, lines, 70, at, footer)
+        key = app.getkey()
+        letter = chr(key).upper() if 0 < key < 256 else ""
+        chosen = names[at] if at < len(names) else None
+        if key == curses.KEY_UP:
+            at = (at - 1) % len(lines)
+        elif key in (curses.KEY_DOWN, 9):
+            at = (at + 1) % len(lines)
+        elif key in QUIT_KEYS:
+            return
+        elif letter == "N" or (chosen is None and (key in ENTER_KEYS
+                                                    or key == curses.KEY_ENTER)):
+            name = _edit_line(app, "%s name: " % what, "")
+            if name is None or not name.strip():
+                continue
+            try:
+                name = settings.name_entry(prefix, name.strip())
+            except ConfigError as e:
+                message(app, "%s not taken: %s" % (what, e))
+                continue
+            _edit_entry(app, prefix, table, name, prompt, check, what)
+            if name in table:
+                at = sorted(table).index(name)      # the new entry selected
+        elif chosen is None:
+            continue
+        elif letter == "D":
+            del table[chosen]
+            if settings.filter_applied == chosen:
+                settings.filter_applied = ""
+        elif apply and (key in ENTER_KEYS or key == curses.KEY_ENTER):
+            settings.filter_applied = "" if settings.filter_applied == chosen else chosen
+        elif letter == "E" or key in ENTER_KEYS or key == curses.KEY_ENTER:
+            _edit_entry(app, prefix, table, chosen, prompt, check, what)
+
+
+def _edit_entry(app, prefix, table, name, prompt, check, what):
+    """The value of entry ``name`` typed (anew, or from what it was); refused values
+    leave the entry as it was."""
+    text = _edit_line(app, "%s: " % prompt, table.get(name, ""))
+    if text is None or not text.strip():
+        return
+    try:
+        if check is not None:
+            check(text)
+        app.settings.set("%s.%s" % (prefix, name), text)
+    except (FilterError, ValueError) as e:
+        message(app, "%s not taken: %s" % (what, e))

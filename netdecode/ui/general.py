@@ -8,6 +8,9 @@ __all__ = ["GeneralView"]
 
 class GeneralView(View):
     name = "General interface statistics"
+    short = "General statistics"
+    frozen = 13                 # the label column stays when scrolled sideways
+    steps = (11,) * 5
 
     def draw(self, rows, cols):
         snap = self.session.snapshot()

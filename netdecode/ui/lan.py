@@ -10,10 +10,18 @@ _LAN_COLUMNS = "  %7s %7s %9s %11s %7s %7s %9s %11s"
 
 class LanView(View):
     name = "LAN station monitor"
+    short = "LAN stations"
     keys_help = "Up/Down/PgUp/PgDn/Home/End scroll  S sort  X exit"
-    sorts = (("P", "packets in", "packets_in"), ("B", "bytes in", "bytes_in"),
-             ("K", "packets out", "packets_out"), ("Y", "bytes out", "bytes_out"),
+    sorts = (("P", "packets in", "packets_in"), ("I", "IP packets in", "ip_in"),
+             ("B", "bytes in", "bytes_in"), ("K", "packets out", "packets_out"),
+             ("O", "IP packets out", "ip_out"), ("Y", "bytes out", "bytes_out"),
              ("M", "address", "mac"))
+
+    steps = (9, 8, 10, 12, 8, 8, 10, 12)
+
+    def shifted(self, line):
+        # a station's address line stays whole; its counts line scrolls sideways
+        return View.shifted(self, line) if line.startswith(" ") else line
 
     def draw(self, rows, cols):
         # two lines a station

@@ -10,7 +10,7 @@ from ..output.logs import LogError, open_log
 from ..run.monitor import wall_clock_ns
 from ..run.runner import Run, chain
 
-__all__ = ["Session"]
+__all__ = ["Session", "filter_text"]
 
 _FILE_SLICE = 4096              # frames fed between two looks at the keyboard
 _FILE_BUDGET = 0.05             # seconds of file reading between two looks
@@ -24,6 +24,15 @@ def _combined_filter(*exprs):
     return " and ".join("(%s)" % e for e in exprs)
 
 
+def filter_text(given, saved):
+    """What the status line says of the filters at work: -F's and the saved one."""
+    if given and saved:
+        return "Filter: %s, and saved: %s" % (given, saved)
+    if saved:
+        return "Filter (saved): " + saved
+    return "Filter: " + given if given else None
+
+
 class Session:
     """One facility at work under the screens: a run (as headless runs have it) fed
     from a file, in slices between looks at the keyboard, or from a live capture."""
@@ -35,20 +44,29 @@ class Session:
             args.interval = settings.update_interval
         if args.log_interval is None:
             args.log_interval = settings.log_interval * 60.0
+        if args.bytes is None:
+            args.bytes = settings.bytes
+        if args.v6_in_v4 is None:
+            args.v6_in_v4 = settings.v6_in_v4
         args.promisc = args.promisc or settings.promiscuous
-        args.filter = _combined_filter(app.args.filter, settings.filter_expression())
+        saved = settings.filter_expression()
+        args.filter = _combined_filter(app.args.filter, saved)
+        self.filter_text = filter_text(app.args.filter, saved)
         self.facility, self.iface = facility, iface
         self.note = None                # the latest warning, for the status line
+        self.log_path = None            # the log file, for the status line
         logfile = None
         if args.log is not None or settings.logging:
             try:
                 logfile = open_log(args.log or "", facility, iface, args.log_format)
+                self.log_path = logfile.path
             except LogError as e:
                 self.warn("not logging: %s" % e)
         self.run = Run(args, facility, iface, None, logfile, [], [], self.warn,
                        tuning={"idle_timeout": settings.tcp_timeout * 60.0,
                                "closed_lifetime": float(settings.closed_lifetime),
-                               "detection": settings.detection()})
+                               "detection": settings.detection(),
+                               "rate_window": settings.rate_window})
         self.cap = self.reader = self.frames = None
         self.first_ts = None
         self.ended = self.down = False
@@ -99,12 +117,12 @@ class Session:
             self.cap = None
             return
         except InterfaceDown as e:
-            if not self.down:
-                self.warn("%s; waiting for it to come back" % e.strerror)
+            self.warn("%s; waiting for it to come back" % e.strerror)
             self.down = True
             return
-        if self.down:
-            self.down, self.note = False, None
+        if self.down and not self.cap.down:     # the note stays until then
+            self.down = False
+            self.warn("%s: back up" % self.iface)
         self.monitor.dropped = self.cap.stats()["dropped"]
         if frames:
             self.monitor.feed(frames)
@@ -153,11 +171,13 @@ class Session:
         return (self.monitor.last_ts - self.first_ts) / 1e9
 
     def state(self):
-        """What the title bar says of the source."""
+        """What the title bar says of the source (and of the bytes, when they are IP
+        packets' rather than frames')."""
+        counted = "IP bytes | " if self.run.args.bytes == "ip" else ""
         if self.run.args.read:
             name = os.path.basename(self.run.args.read)
-            return "%s (%s)" % (name, "end of file" if self.ended else "reading")
-        return self.iface if self.iface != "all" else "all interfaces"
+            return "%s%s (%s)" % (counted, name, "end of file" if self.ended else "reading")
+        return counted + (self.iface if self.iface != "all" else "all interfaces")
 
     def close(self):
         if self.cap is not None:

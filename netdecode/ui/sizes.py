@@ -1,4 +1,5 @@
-"""The packet size breakdown screen (-z): counts in size bins up to the MTU."""
+"""The packet size breakdown screen (-z): counts in size bins up to the MTU, with
+iptraf-ng's split into incoming and outgoing."""
 from .text import fit
 from .view import View
 
@@ -7,27 +8,35 @@ __all__ = ["SizesView"]
 
 class SizesView(View):
     name = "Packet size breakdown"
+    short = "Packet sizes"
 
     def draw(self, rows, cols):
         snap = self.session.snapshot()
-        bins = snap["bins"]
-        cells = []
-        for b in bins:
-            if b["max"] is None:
-                span = "%d and up:" % b["min"]
-            else:
-                span = "%d to %d:" % (b["min"], b["max"])
-            cells.append("%-15s %9s" % (span, fit(b["packets"], 9)))
-        half = (len(cells) + 1) // 2
-        lines = []
-        for i in range(half):
-            right = cells[half + i] if half + i < len(cells) else ""
-            lines.append("%s     %s" % (cells[i], right))
+        spans = ["%d to %d:" % (b["min"], b["max"]) if b["max"] is not None
+                 else "%d and up:" % b["min"] for b in snap["bins"]]
+        width = max(len(span) for span in spans)
+        cell = "%-*s %7s %7s %7s"
+        cells = [cell % (width, span, fit(b["packets"], 7), fit(b["in"], 7),
+                         fit(b["out"], 7)) for span, b in zip(spans, snap["bins"])]
+        heading = cell % (width, "Packet size", "Count", "In", "Out")
+        # two columns when they fit side by side, else one, scrolled
+        if 2 * len(heading) + 4 <= cols:
+            half = (len(cells) + 1) // 2
+            right = cells[half:] + [""]
+            lines = ["%s    %s" % (cells[i], right[i]) for i in range(half)]
+            heading = "%s    %s" % (heading, heading)
+        else:
+            lines = cells
         lines.append("")
-        lines.append("Interface MTU is %d bytes, not counting the %d-byte link header"
-                     % (snap["mtu"], snap["link_header"]))
-        lines.append("Largest packet: %d bytes   Mean size: %.1f bytes   Packets: %d" % (
-            snap["largest"], snap["mean"], snap["packets"]))
-        self.table(1, rows - 3, "%-15s %9s     %-15s %9s" % (
-            "Packet size", "Count", "Packet size", "Count"), lines)
+        if self.session.run.args.bytes == "ip":
+            lines.append("Interface MTU is %d bytes; sizes are IP packet lengths"
+                         % snap["mtu"])
+        else:
+            lines.append("Interface MTU is %d bytes, not counting the %d-byte link header"
+                         % (snap["mtu"], snap["link_header"]))
+        lines.append("Largest packet: %d bytes   in: %d   out: %d" % (
+            snap["largest"], snap["in"]["largest"], snap["out"]["largest"]))
+        lines.append("Mean size: %.1f bytes   Packets: %d   in: %d   out: %d" % (
+            snap["mean"], snap["packets"], snap["in"]["packets"], snap["out"]["packets"]))
+        self.table(1, rows - 3, heading, lines)
         self.frame(rows, "")

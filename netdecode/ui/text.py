@@ -1,8 +1,9 @@
 """What the screens make of numbers and addresses: counts that fit their column,
 rates in the unit of the settings, and names (hosts, services, MACs) as the settings ask."""
-from ..output.names import Resolver, Services, read_ethers
+from ..output.names import Resolver, Services, printable, read_ethers
 
-__all__ = ["Names", "elapsed_text", "fit", "lookup_note", "owner_text", "rate_text"]
+__all__ = ["Names", "elapsed_text", "fit", "fit_endpoint", "lookup_note", "owner_text",
+           "rate_text"]
 
 
 def fit(n, width):
@@ -15,6 +16,18 @@ def fit(n, width):
         if len(text) <= width:
             return text
     return "*" * width
+
+
+def fit_endpoint(text, width):
+    """'host:port' in ``width`` characters: the port kept whole, the host shortened
+    (its last kept character a '~'), so that a narrow column never loses the port."""
+    if len(text) <= width:
+        return text
+    host, sep, port = text.rpartition(":")
+    room = width - len(port) - 1
+    if not sep or room < 2:
+        return text[:width]
+    return host[:room - 1] + "~:" + port
 
 
 def rate_text(bps, unit):
@@ -73,6 +86,9 @@ class Names:
         self.resolver = Resolver() if settings.reverse_dns and not numeric else None
         self.services = Services() if settings.service_names and not numeric else None
         self.ethers = read_ethers(settings.mac_names) if settings.mac_names else {}
+        # the descriptions edited in Configure win over the file's
+        self.ethers.update((mac, printable(name))
+                           for mac, name in settings.mac_descriptions.items())
 
     def __repr__(self):
         return "Names(dns=%s)" % (self.resolver is not None)

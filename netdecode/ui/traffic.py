@@ -1,7 +1,7 @@
 """The IP traffic monitor screen (-i): TCP connections above, two bracketed lines each,
 and the other traffic below, as a log or aggregated per address pair."""
-from .text import fit, lookup_note, owner_text, rate_text
-from .view import View
+from .text import fit, fit_endpoint, lookup_note, owner_text, rate_text
+from .view import RateMeter, View
 
 __all__ = ["TrafficView", "alert_text"]
 
@@ -15,6 +15,7 @@ class TrafficView(View):
     bracketed; everything else below, as a log or aggregated per address pair."""
 
     name = "IP traffic monitor"
+    short = "IP traffic"
     keys_help = "Up/Dn/PgUp/PgDn  W pane  M more  S sort  F flush  A aggr  P procs  X exit"
     sorts = (("P", "packets", "packets"), ("B", "bytes", "bytes"))
     _MODES = (
@@ -33,7 +34,7 @@ class TrafficView(View):
         self.other_page = self.other_total = 1
         self.aggregate = False
         self.processes = False      # the process column shown
-        self.flow_rate = (None, 0, 0, 0.0)  # selected key, its bytes, at ts, rate b/s
+        self.flow = RateMeter()     # the selected connection's rate
 
     def command(self, letter, key):
         if letter == "M":
@@ -71,6 +72,10 @@ class TrafficView(View):
         snap = self.fetch(upper // 2, lower - 1)
         conns = snap["tcp"]
         columns = self._MODES[self.mode] + ((self._PROCESS,) if self.processes else ())
+        # a narrow terminal drops the columns from the right before the address
+        # column gets narrower than an IPv4 address and port
+        while len(columns) > 1 and cols - 2 - sum(w + 1 for _, w in columns) < 21:
+            columns = columns[:-1]
         right = sum(width + 1 for _, width in columns)
         ends = max(12, cols - 2 - right)
         heading = "TCP Connections (Source Host:Port)"[:ends].ljust(ends) + "".join(
@@ -138,7 +143,8 @@ class TrafficView(View):
         cells = []
         for label, width in columns:
             if label == "Packets":
-                mark = "> " if first and conn["under_way"] else ""
+                # iptraf-ng's marks: > under way when capture began, = seen from its SYN
+                mark = ("> " if conn["under_way"] else "= ") if first else ""
                 cells.append((mark + fit(half["packets"], width - len(mark))).rjust(width))
             elif label == "Bytes":
                 cells.append(fit(half["bytes"], width).rjust(width))
@@ -155,23 +161,17 @@ class TrafficView(View):
                 cells.append(owner_text(owner)[:width].ljust(width))
             else:
                 cells.append(names.mac(half["mac"])[:width].ljust(width))
-        return names.endpoint(end, "tcp")[:ends].ljust(ends) + "".join(" " + c for c in cells)
+        return (fit_endpoint(names.endpoint(end, "tcp"), ends).ljust(ends)
+                + "".join(" " + c for c in cells))
 
     def selected_rate(self, conns, ts):
-        """The selected connection's rate since the last draw (iptraf's TCP flow rate)."""
+        """The selected connection's rate (iptraf's TCP flow rate) in bits/s, over the
+        rate window as the facilities' rates are (else since the last draw)."""
         if not conns or ts is None:
             return 0.0
         conn = conns[self.cursor - self.top]
-        key = (conn["a"], conn["b"], conn["iface"])
-        total = _half_bytes(conn)
-        was, before, then, rate = self.flow_rate
-        if key == was and ts > then:
-            rate = (total - before) * 8 / (ts - then)
-        elif key != was:
-            rate = 0.0
-        if key != was or ts > then:
-            self.flow_rate = (key, total, ts, rate)
-        return rate
+        return self.flow.rates((conn["a"], conn["b"], conn["iface"]), ts,
+                               (_half_bytes(conn),), self.app.settings.rate_window)[0]
 
     def draw_other(self, snap, y, height):
         app = self.app

@@ -70,7 +70,7 @@ class _Session:
     def __init__(self, sink):
         self.sink = sink
         self.monitor = Monitor([sink])
-        self.note = None
+        self.note = self.filter_text = self.log_path = None
 
     def snapshot(self, **page):
         snap = self.sink.snapshot(**page)
