@@ -479,7 +479,6 @@ class TrafficMonitor:
                 dport = icmp6_type << 8 | icmp6_code
                 if icmp6_type == 128:
                     self.detector.echo(ts, src, dst)
-
         key = (ifindex, proto, src, sport, dst, dport)
         flow = self.flows.get(key)
         if flow is None:
