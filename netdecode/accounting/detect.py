@@ -276,6 +276,10 @@ class Detector:
         completed their handshake."""
         flood = self._syn[key]
         _trim(flood.steps, 2 * self._answer // _NS + 2)
+        if (flood.alert is None or flood.alert.ended) and sum(
+                cell[0] for cell in flood.steps.values()) < (
+                self.thresholds.syn_rate):
+            return                  # fewer in all its steps than a window needs
         busiest = _busiest(flood.steps, judged_only=True)
         if busiest is None:
             return
@@ -292,8 +296,13 @@ class Detector:
 
     def _icmp_check(self, dst, entry):
         flood, source = entry
-        busiest = _busiest(flood.steps)
         _trim(flood.steps, 2)
+        if (flood.alert is None or flood.alert.ended) and sum(
+                cell[0] for cell in flood.steps.values()) < (
+                self.thresholds.icmp_rate):
+            busiest = None          # fewer in two seconds than a window needs: no flood
+        else:
+            busiest = _busiest(flood.steps)
         if busiest is not None and busiest[1] >= self.thresholds.icmp_rate:
             alert = flood.alert
             if alert is None or alert.ended:
