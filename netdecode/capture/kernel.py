@@ -1,0 +1,351 @@
+"""Kernel-side accounting: per-facility eBPF socket filters that count every frame in a
+per-CPU map and return 0, so that the frame is never copied to us.
+
+``counter_for(facility, ...)`` builds the facility's program and maps (raising
+``ebpf.BpfError`` when the kernel will not have them, ``NotInKernel`` when the facility
+or an option needs every frame here).  The counter is then the capture's filter (its
+``attach(sock)``) and the first sink of the monitor: at every tick (``sync()``) it reads
+the maps once and adds what they counted since the last read into the facility's own
+sink, whose snapshot is then exactly the one ring mode gives.
+
+What a facility's program cannot decide the way the decoder would, it passes to the
+socket (returns non-zero): those frames come through the ring and the facility's lane
+counts them as in ring mode.
+
+* ``-z`` (sizes): every frame in the kernel.  One lookup per frame (its direction's
+  value: 21 bin counts, bytes, largest).
+* ``-g`` (general): one lookup per frame in a per-CPU hash keyed by ifindex, whose value
+  userspace creates per interface (with a flag word: Ethernet, loopback).  Counted in
+  the kernel: Ethernet frames whose ethertype (after the VLAN tag the kernel strips) is
+  IPv4 with a 20-byte header, a total length of at least 20 and a good checksum, IPv6
+  carrying TCP, UDP or ICMPv6 whose payload length fits the frame, and other
+  ethertypes that are not framing (VLAN, MPLS, PPPoE...) nor 802.3 lengths.  The rest
+  (bad checksums, options, extension headers, framing, runts, interfaces that are not
+  Ethernet or are new since the last tick) go to the ring, so bad IP is still counted.
+
+Wire lengths are the skb's length plus 4 when the kernel stripped a VLAN tag (ring mode
+puts it back); the outgoing copy of a loopback frame is not counted, as in ring mode.
+"""
+import struct
+import time
+
+from ..decoding.link import ETHERTYPE_DECODERS
+from . import ebpf
+from .ebpf import (
+    B, DW, H, HELPER_KTIME_GET_NS, HELPER_MAP_LOOKUP, R0, R1, R2, R6, R7, R8, R9, R10,
+    SKB_IFINDEX, SKB_LEN, SKB_PKT_TYPE, SKB_VLAN_PRESENT, W, Asm,
+)
+from .ifaces import ARPHRD_LOOPBACK, list_interfaces
+
+__all__ = ["NotInKernel", "counter_for", "KERNEL_FACILITIES"]
+
+KERNEL_FACILITIES = ("sizes", "general")
+_PASS = -1                      # hand the whole frame to the socket (the ring)
+_OUTGOING = 4
+_BINS = 21
+_SIZE_VALUE = struct.Struct("=%dQ" % (_BINS + 2))    # bins, bytes, largest
+_IF_VALUE = struct.Struct("=8Q")    # ipv4 pk/bytes, ipv6 pk/bytes, nonip pk/bytes, last, flags
+_ETHERNET, _LOOPBACK = 1, 2
+_LAST, _FLAGS = 48, 56
+
+
+class NotInKernel(Exception):
+    """This run needs every frame in userspace (or has no kernel program yet)."""
+
+
+def counter_for(facility, ifname, mtu, link_header):
+    """The kernel counter for ``facility`` on ``ifname`` (None: every interface)."""
+    if facility == "sizes":
+        loopbacks = [i.index for i in list_interfaces() if i.arphrd == ARPHRD_LOOPBACK
+                     and ifname in (None, i.name)]
+        return SizeCounter(mtu + link_header, max(1, mtu // (_BINS - 1)), loopbacks)
+    if facility == "general":
+        return GeneralCounter(ifname)
+    raise NotInKernel("the %s facility has no kernel program yet" % facility)
+
+
+def _wire_length(a, dst):
+    """dst = skb->len + 4 when the kernel took out a VLAN tag (R1 clobbered)."""
+    a.ldx(W, dst, R6, SKB_LEN)
+    a.ldx(W, R1, R6, SKB_VLAN_PRESENT)
+    a.alu("lsh", R1, 2)
+    a.alu("add", dst, Asm.reg(R1))
+
+
+def _lookup(a, bpf_map, key_reg, missing):
+    """R0 = the map's value under the 32-bit key in ``key_reg``; to ``missing`` if none."""
+    a.stx(W, R10, -4, key_reg)
+    a.alu("mov", R2, Asm.reg(R10))
+    a.alu("add", R2, -4)
+    a.ld_map(R1, bpf_map)
+    a.call(HELPER_MAP_LOOKUP)
+    a.jmp("jeq", R0, 0, missing)
+
+
+def _add(a, ptr, off, operand):
+    """*(u64 *)(ptr + off) += operand (per-CPU: no other writer, no atomics)."""
+    a.ldx(DW, R1, ptr, off)
+    a.alu("add", R1, operand)
+    a.stx(DW, ptr, off, R1)
+
+
+def _ret(a, value):
+    a.alu("mov", R0, value)
+    a.exit()
+
+
+class _Counter(object):
+    """What every kernel counter shares: the program, its maps, closing them."""
+
+    def __init__(self):
+        self.maps = []
+        self.program = None
+        self.sink = self.monitor = None
+        self.kernel_packets = 0
+
+    def __repr__(self):
+        return "%s(%r)" % (type(self).__name__, self.program)
+
+    def _load(self, code, name):
+        try:
+            self.program = ebpf.Program(code, name)
+        except BaseException:
+            self.close()
+            raise
+
+    def attach(self, sock):
+        self.program.attach(sock)
+
+    def bind(self, sink, monitor):
+        """The facility's sink the maps add into, and the monitor whose frame count
+        the kernel's frames join."""
+        self.sink, self.monitor = sink, monitor
+
+    # a sink of the monitor, the first: it brings the kernel's counts in before the
+    # facility's own tick computes rates from them
+
+    def add(self, record):
+        pass
+
+    def feed(self, frames):
+        pass
+
+    def tick(self, now):
+        self.sync()
+
+    def _bring_packets(self, total):
+        """The kernel's frames join the envelope's capture.packets."""
+        self.monitor.packets += total - self.kernel_packets
+        self.kernel_packets = total
+
+    def snapshot(self, lazy=False):
+        return {}
+
+    def close(self):
+        """The last counts brought in, then every fd closed (the capture closes its
+        filter, the counter, on every way out)."""
+        if self.sink is not None and self.maps:
+            try:
+                self.sync()
+            except OSError:
+                pass          # a map read failing now loses only the last interval
+        if self.program is not None:
+            self.program.close()
+            self.program = None
+        for m in self.maps:
+            m.close()
+        del self.maps[:]
+
+
+class SizeCounter(_Counter):
+    """-z: a per-CPU array of three values (unknown, in, out direction)."""
+
+    def __init__(self, top, width, loopbacks):
+        _Counter.__init__(self)
+        self.top, self.width = top, width
+        self.map = ebpf.Map(ebpf.MAP_PERCPU_ARRAY, 4, _SIZE_VALUE.size, 3, "iptraf_sizes")
+        self.maps.append(self.map)
+        self._seen = [[0] * (_BINS + 2) for _ in range(3)]
+        self._load(self._code(loopbacks), "iptraf_sizes")
+
+    def _code(self, loopbacks):
+        a = Asm()
+        a.alu("mov", R6, Asm.reg(R1))
+        a.ldx(W, R8, R6, SKB_PKT_TYPE)
+        if loopbacks:                   # their outgoing copies are not counted
+            a.jmp("jne", R8, _OUTGOING, "counted")
+            a.ldx(W, R1, R6, SKB_IFINDEX)
+            for index in loopbacks:
+                a.jmp("jeq", R1, index, "skip")
+            a.label("counted")
+        a.alu("mov", R9, 2)
+        a.jmp("jeq", R8, _OUTGOING, "direction")
+        a.alu("mov", R9, 1)
+        a.jmp("jle", R8, 3, "direction")
+        a.alu("mov", R9, 0)
+        a.label("direction")
+        _lookup(a, self.map, R9, "skip")
+        a.alu("mov", R8, Asm.reg(R0))
+        _wire_length(a, R7)
+        a.alu("mov", R2, 8 * (_BINS - 1))          # oversized
+        a.jmp("jgt", R7, self.top, "bin")
+        a.alu("mov", R2, 0)
+        a.jmp("jeq", R7, 0, "bin")
+        a.alu("mov", R2, Asm.reg(R7))
+        a.alu("sub", R2, 1)
+        a.alu("div", R2, self.width)
+        a.jmp("jle", R2, _BINS - 2, "scale")
+        a.alu("mov", R2, _BINS - 2)
+        a.label("scale")
+        a.alu("lsh", R2, 3)
+        a.label("bin")
+        a.alu("add", R2, Asm.reg(R8))
+        a.ldx(DW, R1, R2, 0)
+        a.alu("add", R1, 1)
+        a.stx(DW, R2, 0, R1)
+        _add(a, R8, 8 * _BINS, Asm.reg(R7))
+        a.ldx(DW, R1, R8, 8 * (_BINS + 1))
+        a.jmp("jge", R1, Asm.reg(R7), "skip")
+        a.stx(DW, R8, 8 * (_BINS + 1), R7)
+        a.label("skip")
+        _ret(a, 0)
+        return a.code()
+
+    def sync(self):
+        counts = self.sink._counts
+        total = 0
+        for key, values in self.map.items():
+            d = struct.unpack("=I", key)[0]
+            per_cpu = [_SIZE_VALUE.unpack(v) for v in values]
+            now = [sum(c[i] for c in per_cpu) for i in range(_BINS + 1)]
+            seen, c = self._seen[d], counts[d]
+            for i in range(_BINS + 1):
+                c[i] += now[i] - seen[i]
+                seen[i] = now[i]
+            largest = max(c[_BINS + 1] for c in per_cpu)
+            if largest > counts[d][_BINS + 1]:
+                counts[d][_BINS + 1] = largest
+            total += sum(now[:_BINS])
+        self._bring_packets(total)
+
+
+class GeneralCounter(_Counter):
+    """-g: a per-CPU hash of per-interface values; interfaces it has no entry for yet
+    are passed to the ring (and get one at the next tick)."""
+
+    def __init__(self, ifname):
+        _Counter.__init__(self)
+        self.ifname = ifname
+        self.map = ebpf.Map(ebpf.MAP_PERCPU_HASH, 4, _IF_VALUE.size, 4096, "iptraf_ifaces")
+        self.maps.append(self.map)
+        self._seen = {}
+        # ktime (CLOCK_MONOTONIC) to the epoch, for an interface's last frame
+        self._epoch = int(time.time() * 1e9) - int(time.monotonic() * 1e9)
+        self._load(self._code(), "iptraf_general")
+        self._known = set()
+        self._enter_interfaces()
+
+    def _enter_interfaces(self):
+        for i in list_interfaces():
+            if i.index in self._known or (self.ifname is not None and i.name != self.ifname):
+                continue
+            flags = (_ETHERNET if i.linktype == 1 else 0) | (
+                _LOOPBACK if i.arphrd == ARPHRD_LOOPBACK else 0)
+            self.map.update(struct.pack("=I", i.index), _IF_VALUE.pack(0, 0, 0, 0, 0, 0, 0,
+                                                                        flags))
+            self._known.add(i.index)
+
+    def _code(self):
+        a = Asm()
+        framing = sorted(e for e in ETHERTYPE_DECODERS if e >= 0x600)
+        a.alu("mov", R6, Asm.reg(R1))
+        a.ldx(W, R7, R6, SKB_IFINDEX)
+        _lookup(a, self.map, R7, "pass")
+        a.alu("mov", R8, Asm.reg(R0))
+        a.ldx(DW, R9, R8, _FLAGS)
+        a.ldx(W, R1, R6, SKB_PKT_TYPE)
+        a.jmp("jne", R1, _OUTGOING, "not_lo_out")
+        a.jmp("jset", R9, _LOOPBACK, "skip")
+        a.label("not_lo_out")
+        a.jmp("jset", R9, _ETHERNET, "ethernet")
+        a.goto("pass")
+        a.label("ethernet")
+        a.ldx(W, R7, R6, SKB_LEN)
+        a.jmp("jlt", R7, 14, "pass")
+        a.ld_abs(H, 12)
+        a.jmp("jeq", R0, 0x0800, "ipv4")
+        a.jmp("jeq", R0, 0x86DD, "ipv6")
+        a.jmp("jlt", R0, 0x600, "pass")
+        for ethertype in framing:
+            a.jmp("jeq", R0, ethertype, "pass")
+        a.goto("count2")
+        a.label("ipv4")
+        a.jmp("jlt", R7, 34, "pass")
+        a.ld_abs(B, 14)
+        a.jmp("jne", R0, 0x45, "pass")
+        a.ld_abs(H, 16)
+        a.jmp("jlt", R0, 20, "pass")
+        # the header's 16-bit words summed, mod 0xFFFF: not 0 is a bad checksum (the
+        # ring's test, int.from_bytes(header) % 0xFFFF, since 2**16 = 1 mod 0xFFFF)
+        a.alu("mov", R9, 0)
+        for off in range(14, 34, 2):
+            a.ld_abs(H, off)
+            a.alu("add", R9, Asm.reg(R0))
+        a.alu("mod", R9, 0xFFFF)
+        a.jmp("jne", R9, 0, "pass")
+        a.goto("count0")
+        a.label("ipv6")
+        a.jmp("jlt", R7, 54, "pass")
+        a.ld_abs(B, 14)
+        a.alu("rsh", R0, 4)
+        a.jmp("jne", R0, 6, "pass")
+        a.ld_abs(B, 20)
+        a.jmp("jeq", R0, 6, "ipv6_payload")
+        a.jmp("jeq", R0, 17, "ipv6_payload")
+        a.jmp("jne", R0, 58, "pass")
+        a.label("ipv6_payload")
+        a.ld_abs(H, 18)
+        a.alu("add", R0, 54)
+        a.jmp("jgt", R0, Asm.reg(R7), "pass")
+        a.goto("count1")
+        for family in range(3):
+            a.label("count%d" % family)
+            _wire_length(a, R7)
+            _add(a, R8, 16 * family, 1)
+            _add(a, R8, 16 * family + 8, Asm.reg(R7))
+            a.goto("stamp")
+        a.label("stamp")
+        a.call(HELPER_KTIME_GET_NS)
+        a.stx(DW, R8, _LAST, R0)
+        a.label("skip")
+        _ret(a, 0)
+        a.label("pass")
+        _ret(a, _PASS)
+        return a.code()
+
+    def sync(self):
+        table = self.sink.interfaces
+        total = 0
+        for key, values in self.map.items():
+            ifindex = struct.unpack("=I", key)[0]
+            per_cpu = [_IF_VALUE.unpack(v) for v in values]
+            now = [sum(c[i] for c in per_cpu) for i in range(6)]
+            total += now[0] + now[2] + now[4]
+            seen = self._seen.get(ifindex, (0,) * 6)
+            if now == list(seen):
+                continue
+            self._seen[ifindex] = now
+            last = max(c[6] for c in per_cpu) + self._epoch
+            e = table.get(ifindex)
+            if e is None:
+                e = self.sink._new(ifindex, last)
+            e.ipv4 += now[0] - seen[0]
+            e.ipv4_bytes += now[1] - seen[1]
+            e.ipv6 += now[2] - seen[2]
+            e.ipv6_bytes += now[3] - seen[3]
+            e.nonip += now[4] - seen[4]
+            e.nonip_bytes += now[5] - seen[5]
+            if e.last is None or last > e.last:
+                e.last = last
+        self._bring_packets(total)
+        self._enter_interfaces()
