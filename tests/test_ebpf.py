@@ -23,7 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import builders as b  # noqa: E402
 import netns  # noqa: E402
 import iptraf  # noqa: E402
-from netdecode.capture import ebpf, kernel  # noqa: E402
+from netdecode.accounting import kernel  # noqa: E402
+from netdecode.capture import ebpf  # noqa: E402
 from netdecode.capture.ebpf import Asm  # noqa: E402
 from netdecode.run.runner import Run, SetupError  # noqa: E402
 
@@ -185,7 +186,7 @@ class FallbackTest(_Root):
         self.fallback("-F is not compiled to eBPF yet", "sizes", "-F", "udp")
 
     def test_facilities_without_a_program(self):
-        for facility in ("detailed", "services", "lan", "traffic"):
+        for facility in ("services", "lan", "traffic"):
             run, cap, notes = self.open(facility, "-d", "lo")
             self.assertIsNone(run.kernel)
             self.assertEqual(notes, ["capture mode ring, not ebpf: the %s facility has no "
@@ -208,6 +209,7 @@ def _crafted():
         b.eth(b.ip4(udp, src=src, dst=dst, proto=17, length=12)),            # bad IP
         b.eth(b.ip4(udp, src=src, dst=dst, proto=17, version=5)),
         b.eth(b.ip6(b.udp(b"y" * 20), nxt=17)),                               # counted
+        b.eth(b.ip6(b.icmp6(b"p" * 8), nxt=58), dst="33:33:00:00:00:01"),     # counted
         b.eth(b.ip6(b.hopopts(b.udp(b"y" * 20), nxt=17), nxt=0)),
         b.eth(b.ip6(b.udp(b"y" * 20), nxt=17, plen=400)),
         b.eth(b.ip6(b.udp(b"y" * 20), nxt=17, version=4)),
@@ -235,6 +237,7 @@ def _without_clock(value):
 
 
 class ExactnessTest(netns.LiveTestCase):
+    maxDiff = None
     """The same traffic, counted by both modes at once: the same snapshot."""
 
     def both(self, *facility):
@@ -274,6 +277,14 @@ class ExactnessTest(netns.LiveTestCase):
     def test_sizes(self):
         snap = self.both("-z", self.pair.if_b)
         self.assertGreater(snap["bins"][-2]["packets"], 0)
+
+    def test_detailed(self):
+        snap = self.both("-d", self.pair.if_b)
+        counts = snap["counts"]
+        self.assertGreater(snap["ip_checksum_errors"], 0)   # passed to the ring, counted
+        for row in ("tcp", "udp", "icmp", "icmpv6", "other_ip", "nonip", "broadcast",
+                    "multicast", "badip"):
+            self.assertGreater(counts[row]["packets"], 0, row)
 
     def test_general(self):
         snap = self.both("-g")

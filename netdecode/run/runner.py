@@ -13,7 +13,7 @@ from ..accounting import counters
 from ..accounting.flows import TrafficMonitor
 from ..accounting.processes import Owners, ProcessMonitor
 from ..accounting.tables import Options
-from ..capture import kernel as kernel_counters
+from ..accounting import kernel as kernel_counters
 from ..capture.ebpf import BpfError
 from ..capture.ifaces import interface_by_name
 from ..capture.live import CaptureSetupError, LiveCapture

@@ -29,23 +29,27 @@ puts it back); the outgoing copy of a loopback frame is not counted, as in ring 
 import struct
 import time
 
-from ..decoding.link import ETHERTYPE_DECODERS
-from . import ebpf
-from .ebpf import (
+from ..capture import ebpf
+from ..capture.ebpf import (
     B, DW, H, HELPER_KTIME_GET_NS, HELPER_MAP_LOOKUP, R0, R1, R2, R6, R7, R8, R9, R10,
     SKB_IFINDEX, SKB_LEN, SKB_PKT_TYPE, SKB_VLAN_PRESENT, W, Asm,
 )
-from .ifaces import ARPHRD_LOOPBACK, list_interfaces
+from ..capture.ifaces import ARPHRD_LOOPBACK, list_interfaces
+from ..decoding.ip import IPPROTO_DECODERS
+from ..decoding.link import ETHERTYPE_DECODERS
+from . import counters
 
 __all__ = ["NotInKernel", "counter_for", "KERNEL_FACILITIES"]
 
-KERNEL_FACILITIES = ("sizes", "general")
+KERNEL_FACILITIES = ("sizes", "general", "detailed")
 _PASS = -1                      # hand the whole frame to the socket (the ring)
 _OUTGOING = 4
 _BINS = 21
 _SIZE_VALUE = struct.Struct("=%dQ" % (_BINS + 2))    # bins, bytes, largest
 _IF_VALUE = struct.Struct("=8Q")    # ipv4 pk/bytes, ipv6 pk/bytes, nonip pk/bytes, last, flags
 _ETHERNET, _LOOPBACK = 1, 2
+_FRAMING = sorted(e for e in ETHERTYPE_DECODERS if e >= 0x600)
+_WALKED = sorted(IPPROTO_DECODERS)
 _LAST, _FLAGS = 48, 56
 
 
@@ -55,10 +59,14 @@ class NotInKernel(Exception):
 
 def counter_for(facility, ifname, mtu, link_header):
     """The kernel counter for ``facility`` on ``ifname`` (None: every interface)."""
+    ifaces = [i for i in list_interfaces() if ifname in (None, i.name)]
+    loopbacks = [i.index for i in ifaces if i.arphrd == ARPHRD_LOOPBACK]
     if facility == "sizes":
-        loopbacks = [i.index for i in list_interfaces() if i.arphrd == ARPHRD_LOOPBACK
-                     and ifname in (None, i.name)]
         return SizeCounter(mtu + link_header, max(1, mtu // (_BINS - 1)), loopbacks)
+    if facility == "detailed":
+        if any(i.linktype != 1 for i in ifaces):
+            raise NotInKernel("the kernel program reads Ethernet frames only")
+        return DetailedCounter(loopbacks)
     if facility == "general":
         return GeneralCounter(ifname)
     raise NotInKernel("the %s facility has no kernel program yet" % facility)
@@ -92,6 +100,76 @@ def _add(a, ptr, off, operand):
 def _ret(a, value):
     a.alu("mov", R0, value)
     a.exit()
+
+
+def _direction(a, loopbacks, dst):
+    """dst = 2 out, 1 in, 0 unknown, from the packet type (R1, R2 clobbered); the
+    outgoing copies of the ``loopbacks``' frames go to "skip" (not counted, as in ring
+    mode)."""
+    a.ldx(W, R2, R6, SKB_PKT_TYPE)
+    if loopbacks:
+        a.jmp("jne", R2, _OUTGOING, "counted")
+        a.ldx(W, R1, R6, SKB_IFINDEX)
+        for index in loopbacks:
+            a.jmp("jeq", R1, index, "skip")
+        a.label("counted")
+    a.alu("mov", dst, 2)
+    a.jmp("jeq", R2, _OUTGOING, "direction")
+    a.alu("mov", dst, 1)
+    a.jmp("jle", R2, 3, "direction")
+    a.alu("mov", dst, 0)
+    a.label("direction")
+
+
+def _classify(a):
+    """The family of an Ethernet frame, decided as the decoder would or not at all: jumps
+    to "ipv4" or "ipv6" (R0: the IP protocol, which the decoder takes as the transport),
+    "nonip", or "pass" (to the ring: what only the decoder can judge).  R7 = skb->len;
+    R9 is clobbered."""
+    a.ldx(W, R7, R6, SKB_LEN)
+    a.jmp("jlt", R7, 14, "pass")
+    a.ld_abs(H, 12)
+    a.jmp("jeq", R0, 0x0800, "_ipv4")
+    a.jmp("jeq", R0, 0x86DD, "_ipv6")
+    a.jmp("jlt", R0, 0x600, "pass")                 # 802.3: LLC, SNAP
+    for ethertype in _FRAMING:
+        a.jmp("jeq", R0, ethertype, "pass")
+    a.goto("nonip")
+    a.label("_ipv4")
+    a.jmp("jlt", R7, 34, "pass")
+    a.ld_abs(B, 14)
+    a.jmp("jne", R0, 0x45, "pass")                  # options: the decoder's
+    a.ld_abs(H, 16)
+    a.jmp("jlt", R0, 20, "pass")                    # a bad total length
+    # the header's 16-bit words summed, mod 0xFFFF: not 0 is a bad checksum (the ring's
+    # test, int.from_bytes(header) % 0xFFFF, since 2**16 = 1 mod 0xFFFF); to the ring
+    a.alu("mov", R9, 0)
+    for off in range(14, 34, 2):
+        a.ld_abs(H, off)
+        a.alu("add", R9, Asm.reg(R0))
+    a.alu("mod", R9, 0xFFFF)
+    a.jmp("jne", R9, 0, "pass")
+    a.ld_abs(B, 23)
+    _pass_walked(a)
+    a.goto("ipv4")
+    a.label("_ipv6")
+    a.jmp("jlt", R7, 54, "pass")
+    a.ld_abs(B, 14)
+    a.alu("rsh", R0, 4)
+    a.jmp("jne", R0, 6, "pass")
+    a.ld_abs(H, 18)
+    a.alu("add", R0, 54)
+    a.jmp("jgt", R0, Asm.reg(R7), "pass")           # a payload longer than the frame
+    a.ld_abs(B, 20)
+    _pass_walked(a)
+    a.goto("ipv6")
+
+
+def _pass_walked(a):
+    """To the ring: IP protocols the decoder walks through (extension headers, AH,
+    tunnels), whose transport only it can tell."""
+    for proto in _WALKED:
+        a.jmp("jeq", R0, proto, "pass")
 
 
 class _Counter(object):
@@ -171,19 +249,7 @@ class SizeCounter(_Counter):
     def _code(self, loopbacks):
         a = Asm()
         a.alu("mov", R6, Asm.reg(R1))
-        a.ldx(W, R8, R6, SKB_PKT_TYPE)
-        if loopbacks:                   # their outgoing copies are not counted
-            a.jmp("jne", R8, _OUTGOING, "counted")
-            a.ldx(W, R1, R6, SKB_IFINDEX)
-            for index in loopbacks:
-                a.jmp("jeq", R1, index, "skip")
-            a.label("counted")
-        a.alu("mov", R9, 2)
-        a.jmp("jeq", R8, _OUTGOING, "direction")
-        a.alu("mov", R9, 1)
-        a.jmp("jle", R8, 3, "direction")
-        a.alu("mov", R9, 0)
-        a.label("direction")
+        _direction(a, loopbacks, R9)
         _lookup(a, self.map, R9, "skip")
         a.alu("mov", R8, Asm.reg(R0))
         _wire_length(a, R7)
@@ -257,7 +323,6 @@ class GeneralCounter(_Counter):
 
     def _code(self):
         a = Asm()
-        framing = sorted(e for e in ETHERTYPE_DECODERS if e >= 0x600)
         a.alu("mov", R6, Asm.reg(R1))
         a.ldx(W, R7, R6, SKB_IFINDEX)
         _lookup(a, self.map, R7, "pass")
@@ -270,44 +335,13 @@ class GeneralCounter(_Counter):
         a.jmp("jset", R9, _ETHERNET, "ethernet")
         a.goto("pass")
         a.label("ethernet")
-        a.ldx(W, R7, R6, SKB_LEN)
-        a.jmp("jlt", R7, 14, "pass")
-        a.ld_abs(H, 12)
-        a.jmp("jeq", R0, 0x0800, "ipv4")
-        a.jmp("jeq", R0, 0x86DD, "ipv6")
-        a.jmp("jlt", R0, 0x600, "pass")
-        for ethertype in framing:
-            a.jmp("jeq", R0, ethertype, "pass")
-        a.goto("count2")
+        _classify(a)
         a.label("ipv4")
-        a.jmp("jlt", R7, 34, "pass")
-        a.ld_abs(B, 14)
-        a.jmp("jne", R0, 0x45, "pass")
-        a.ld_abs(H, 16)
-        a.jmp("jlt", R0, 20, "pass")
-        # the header's 16-bit words summed, mod 0xFFFF: not 0 is a bad checksum (the
-        # ring's test, int.from_bytes(header) % 0xFFFF, since 2**16 = 1 mod 0xFFFF)
-        a.alu("mov", R9, 0)
-        for off in range(14, 34, 2):
-            a.ld_abs(H, off)
-            a.alu("add", R9, Asm.reg(R0))
-        a.alu("mod", R9, 0xFFFF)
-        a.jmp("jne", R9, 0, "pass")
         a.goto("count0")
         a.label("ipv6")
-        a.jmp("jlt", R7, 54, "pass")
-        a.ld_abs(B, 14)
-        a.alu("rsh", R0, 4)
-        a.jmp("jne", R0, 6, "pass")
-        a.ld_abs(B, 20)
-        a.jmp("jeq", R0, 6, "ipv6_payload")
-        a.jmp("jeq", R0, 17, "ipv6_payload")
-        a.jmp("jne", R0, 58, "pass")
-        a.label("ipv6_payload")
-        a.ld_abs(H, 18)
-        a.alu("add", R0, 54)
-        a.jmp("jgt", R0, Asm.reg(R7), "pass")
         a.goto("count1")
+        a.label("nonip")
+        a.goto("count2")
         for family in range(3):
             a.label("count%d" % family)
             _wire_length(a, R7)
@@ -349,3 +383,77 @@ class GeneralCounter(_Counter):
                 e.last = last
         self._bring_packets(total)
         self._enter_interfaces()
+
+
+class DetailedCounter(_Counter):
+    """-d: a per-CPU array of DetailedStats's cells (direction + kind + group), each a
+    packets and bytes pair: one lookup per frame.  Checksum errors, options and what
+    the decoder must walk go to the ring, where DetailedStats counts them itself."""
+
+    def __init__(self, loopbacks):
+        _Counter.__init__(self)
+        cells = 3 * counters._GROUP
+        self.map = ebpf.Map(ebpf.MAP_PERCPU_ARRAY, 4, 16, cells, "iptraf_detail")
+        self.maps.append(self.map)
+        self._seen = [(0, 0)] * cells
+        self._started = int(time.time() * 1e9)
+        self._load(self._code(loopbacks), "iptraf_detailed")
+
+    def _code(self, loopbacks):
+        a = Asm()
+        a.alu("mov", R6, Asm.reg(R1))
+        _direction(a, loopbacks, R8)
+        _classify(a)
+        for family, kinds, other in (("ipv4", counters._KIND_IPV4, counters._OTHER_IPV4),
+                                     ("ipv6", counters._KIND_IPV6, counters._OTHER_IPV6)):
+            a.label(family)
+            a.alu("mov", R9, other)
+            for proto, cell in sorted(kinds.items()):
+                a.jmp("jne", R0, proto, "%s_not%d" % (family, proto))
+                a.alu("mov", R9, cell)
+                a.goto("group")
+                a.label("%s_not%d" % (family, proto))
+            a.goto("group")
+        a.label("nonip")
+        a.alu("mov", R9, counters._KIND_NONIP)
+        a.label("group")                        # by the destination MAC, as ring mode
+        a.ld_abs(B, 0)
+        a.jmp("jset", R0, 1, "grouped")
+        a.goto("cell")
+        a.label("grouped")
+        for off in (0, 2, 4):
+            a.ld_abs(H, off)
+            a.jmp("jne", R0, 0xFFFF, "multicast")
+        a.alu("add", R9, counters._GROUP)
+        a.goto("cell")
+        a.label("multicast")
+        a.alu("add", R9, 2 * counters._GROUP)
+        a.label("cell")
+        a.alu("add", R9, Asm.reg(R8))
+        _lookup(a, self.map, R9, "skip")
+        a.alu("mov", R8, Asm.reg(R0))
+        _wire_length(a, R7)
+        _add(a, R8, 0, 1)
+        _add(a, R8, 8, Asm.reg(R7))
+        a.label("skip")
+        _ret(a, 0)
+        a.label("pass")
+        _ret(a, _PASS)
+        return a.code()
+
+    def sync(self):
+        sink = self.sink
+        total = 0
+        for key, values in self.map.items():
+            cell = struct.unpack("=I", key)[0]
+            pairs = [struct.unpack("=QQ", v) for v in values]
+            packets, nbytes = sum(p for p, _ in pairs), sum(n for _, n in pairs)
+            total += packets
+            seen = self._seen[cell]
+            if packets != seen[0]:
+                sink.packets[cell] += packets - seen[0]
+                sink.bytes[cell] += nbytes - seen[1]
+                self._seen[cell] = (packets, nbytes)
+        if total and sink._span.start is None:
+            sink._span.start = self._started     # the first span: from the start
+        self._bring_packets(total)
