@@ -209,7 +209,8 @@ class _Counter(object):
         pass
 
     def tick(self, now):
-        self.sync()
+        if self.maps:                 # closed with a capture that ended: counts are in
+            self.sync()
 
     def _bring_packets(self, total):
         """The kernel's frames join the envelope's capture.packets."""

@@ -192,6 +192,9 @@ class Run:
         if ifname is not None and interface_by_name(ifname) is None:
             return None               # the ring's set-up says which interfaces there are
         why = _needs_frames(args, self.facility)
+        if why is None and args.capture_mode == "auto" and self.facility not in \
+                kernel_counters.KERNEL_FACILITIES:
+            return None               # no program for it: the ring, as expected
         counter = None
         if why is None:
             try:
@@ -210,6 +213,8 @@ class Run:
                 counter.close()
         if args.capture_mode == "ebpf":
             raise SetupError("--capture-mode ebpf: %s" % why)
+        if why.endswith("needs every frame"):
+            return None               # -w, --dump: the ring, as expected
         self.warn("capture mode ring, not ebpf: %s" % why)
         return None
 
