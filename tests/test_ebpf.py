@@ -192,7 +192,7 @@ class FallbackTest(_Root):
 
     def test_facilities_without_a_program(self):
         """The ring, quietly (as expected); ebpf refuses, saying why."""
-        for facility in ("services", "lan", "traffic"):
+        for facility in ("lan", "traffic"):
             self.fallback("the %s facility has no kernel program yet" % facility, facility,
                           quiet=True)
 
@@ -290,6 +290,11 @@ class ExactnessTest(netns.LiveTestCase):
                     "multicast", "badip"):
             self.assertGreater(counts[row]["packets"], 0, row)
 
+    def test_services(self):
+        snap = self.both("-s", self.pair.if_b)
+        ports = {(row["proto"], row["port"]) for row in snap["services"]}
+        self.assertTrue({("tcp", 9001), ("udp", 9000)} <= ports, ports)
+
     def test_general(self):
         snap = self.both("-g")
         (row,) = snap["interfaces"]
@@ -309,22 +314,26 @@ class KernelOnlyTest(netns.LiveTestCase):
             "sys.path.insert(0, %r)\n"
             "import iptraf\n"
             "from netdecode.run.runner import Run\n"
-            "args = iptraf._parser().parse_args(['-z', 'lo', '--capture-mode', 'ebpf', '--interval', '1'])\n"
-            "run = Run(args, 'sizes', 'lo', None, None, [], [], print)\n"
+            "flag, facility, iface = sys.argv[1:]\n"
+            "argv = [flag] + ([iface] if iface != 'all' else [])\n"
+            "args = iptraf._parser().parse_args(argv + ['--capture-mode', 'ebpf',\n"
+            "                                           '--interval', '1'])\n"
+            "run = Run(args, facility, iface, None, None, [], [], print)\n"
             "cap = run.open_live()\n"
             "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
             "for n in range(500): s.sendto(bytes(n), ('127.0.0.1', 9))\n"
             "time.sleep(0.3)\n"
             "got = cap.read()\n"
             "run.kernel.sync()\n"
-            "print(len(got), cap.stats()['packets'], run.monitor.packets,\n"
-            "      run.sink.snapshot()['packets'])\n"
+            "print(len(got), cap.stats()['packets'], run.monitor.packets)\n"
             "cap.close()\n" % netns.ROOT)
         pair.run(pair.b, ["ip", "link", "set", "lo", "up"])
-        out = pair.run(pair.b, [sys.executable, "-c", script]).stdout.decode().split()
-        # 500 datagrams in, 500 ICMP port unreachable back; loopback's outgoing copies
-        # are not counted; nothing was copied to the socket
-        self.assertEqual(out, ["0", "0", "1000", "1000"])
+        for flag, facility, iface in (("-z", "sizes", "lo"), ("-d", "detailed", "lo"),
+                                      ("-s", "services", "lo"), ("-g", "general", "all")):
+            out = pair.run(pair.b, [sys.executable, "-c", script, flag, facility, iface])
+            # 500 datagrams in, 500 ICMP port unreachable back; loopback's outgoing
+            # copies are not counted; nothing was copied to the socket
+            self.assertEqual(out.stdout.decode().split(), ["0", "0", "1000"], facility)
 
     def test_without_the_capabilities(self):
         if subprocess.run(["which", "capsh"], stdout=subprocess.DEVNULL).returncode:

@@ -31,22 +31,25 @@ import time
 
 from ..capture import ebpf
 from ..capture.ebpf import (
-    B, DW, H, HELPER_KTIME_GET_NS, HELPER_MAP_LOOKUP, R0, R1, R2, R6, R7, R8, R9, R10,
+    B, DW, H, HELPER_KTIME_GET_NS, HELPER_MAP_LOOKUP, HELPER_MAP_UPDATE, R0, R1, R2, R3, R4,
+    R6, R7, R8, R9, R10,
     SKB_IFINDEX, SKB_LEN, SKB_PKT_TYPE, SKB_VLAN_PRESENT, W, Asm,
 )
 from ..capture.ifaces import ARPHRD_LOOPBACK, list_interfaces
 from ..decoding.ip import IPPROTO_DECODERS
 from ..decoding.link import ETHERTYPE_DECODERS
+from ..decoding.transport import UDP_TUNNEL_PORTS
 from . import counters
 
 __all__ = ["NotInKernel", "counter_for", "KERNEL_FACILITIES"]
 
-KERNEL_FACILITIES = ("sizes", "general", "detailed")
+KERNEL_FACILITIES = ("sizes", "general", "detailed", "services")
 _PASS = -1                      # hand the whole frame to the socket (the ring)
 _OUTGOING = 4
 _BINS = 21
 _SIZE_VALUE = struct.Struct("=%dQ" % (_BINS + 2))    # bins, bytes, largest
-_IF_VALUE = struct.Struct("=8Q")    # ipv4 pk/bytes, ipv6 pk/bytes, nonip pk/bytes, last, flags
+_IF_VALUE = struct.Struct("=8Q")
+_SERVICE_VALUE = struct.Struct("=5Q")    # in packets, bytes, out packets, bytes, last    # ipv4 pk/bytes, ipv6 pk/bytes, nonip pk/bytes, last, flags
 _ETHERNET, _LOOPBACK = 1, 2
 _FRAMING = sorted(e for e in ETHERTYPE_DECODERS if e >= 0x600)
 _WALKED = sorted(IPPROTO_DECODERS)
@@ -57,7 +60,7 @@ class NotInKernel(Exception):
     """This run needs every frame in userspace (or has no kernel program yet)."""
 
 
-def counter_for(facility, ifname, mtu, link_header):
+def counter_for(facility, ifname, mtu, link_header, max_entries=65536):
     """The kernel counter for ``facility`` on ``ifname`` (None: every interface)."""
     ifaces = [i for i in list_interfaces() if ifname in (None, i.name)]
     loopbacks = [i.index for i in ifaces if i.arphrd == ARPHRD_LOOPBACK]
@@ -67,6 +70,10 @@ def counter_for(facility, ifname, mtu, link_header):
         if any(i.linktype != 1 for i in ifaces):
             raise NotInKernel("the kernel program reads Ethernet frames only")
         return DetailedCounter(loopbacks)
+    if facility == "services":
+        if any(i.linktype != 1 for i in ifaces):
+            raise NotInKernel("the kernel program reads Ethernet frames only")
+        return ServiceCounter(loopbacks, max_entries)
     if facility == "general":
         return GeneralCounter(ifname)
     raise NotInKernel("the %s facility has no kernel program yet" % facility)
@@ -458,3 +465,153 @@ class DetailedCounter(_Counter):
         if total and sink._span.start is None:
             sink._span.start = self._started     # the first span: from the start
         self._bring_packets(total)
+
+
+class ServiceCounter(_Counter):
+    """-s: an LRU per-CPU hash keyed by protocol << 16 | service port, each value in and
+    out packets and bytes and the last time (one lookup per TCP or UDP frame; a new
+    service costs an insert and a second lookup), and a per-CPU count of the frames that
+    are neither (for capture.packets).  Only the frames the fast lane would read in
+    place (``shapes.frame``'s conditions) are counted here; fragments, tunnels' UDP
+    ports, odd headers go to the ring.  The LRU holds twice the table's bound, so that
+    the table's own eviction comes first; what the kernel evicts between two reads is
+    lost and counted in ``evicted``."""
+
+    def __init__(self, loopbacks, max_entries):
+        _Counter.__init__(self)
+        self.map = ebpf.Map(ebpf.MAP_LRU_PERCPU_HASH, 4, _SERVICE_VALUE.size,
+                            2 * max_entries, "iptraf_services")
+        self.maps.append(self.map)
+        self.others = ebpf.Map(ebpf.MAP_PERCPU_ARRAY, 4, 8, 1, "iptraf_others")
+        self.maps.append(self.others)
+        self._seen = {}
+        self._gone = 0                  # packets of the services the kernel evicted
+        self._epoch = int(time.time() * 1e9) - int(time.monotonic() * 1e9)
+        self._load(self._code(loopbacks), "iptraf_services")
+
+    def _code(self, loopbacks):
+        a = Asm()
+        a.alu("mov", R6, Asm.reg(R1))
+        _direction(a, loopbacks, R8)                # only for the loopback skip
+        _classify(a)
+        for family, l4, length in (("ipv4", 34, 16), ("ipv6", 54, 18)):
+            a.label(family)
+            a.alu("mov", R9, Asm.reg(R0))
+            a.jmp("jeq", R9, 6, family + "_tcp")
+            a.jmp("jeq", R9, 17, family + "_udp")
+            a.goto("other")
+            # R8: the IP payload's length as the header says
+            a.label(family + "_tcp")
+            _ip_payload(a, family, length)
+            a.jmp("jlt", R8, 20, "pass")
+            a.jmp("jlt", R7, l4 + 20, "pass")
+            a.ld_abs(B, l4 + 12)
+            a.alu("rsh", R0, 4)
+            a.alu("lsh", R0, 2)
+            a.jmp("jlt", R0, 20, "pass")
+            a.jmp("jgt", R0, Asm.reg(R8), "pass")
+            a.alu("add", R0, l4)
+            a.jmp("jgt", R0, Asm.reg(R7), "pass")
+            a.goto(family + "_ports")
+            a.label(family + "_udp")
+            _ip_payload(a, family, length)
+            a.jmp("jlt", R8, 8, "pass")
+            a.jmp("jlt", R7, l4 + 8, "pass")
+            a.ld_abs(H, l4 + 2)
+            for port in sorted(UDP_TUNNEL_PORTS):
+                a.jmp("jeq", R0, port, "pass")
+            a.label(family + "_ports")
+            a.ld_abs(H, l4)
+            a.alu("mov", R8, Asm.reg(R0))           # R8 source port
+            a.ld_abs(H, l4 + 2)                     # R0 destination port
+            a.goto("service")
+        a.label("service")
+        # from the service (sport < dport): out, key sport; else in, key dport.  R7: the
+        # value's offset of the direction's pair
+        a.alu("lsh", R9, 16)
+        a.jmp("jge", R8, Asm.reg(R0), "towards")
+        a.alu("or", R9, Asm.reg(R8))
+        a.alu("mov", R7, 16)
+        a.goto("key")
+        a.label("towards")
+        a.alu("or", R9, Asm.reg(R0))
+        a.alu("mov", R7, 0)
+        a.label("key")
+        _lookup(a, self.map, R9, "new")
+        a.goto("found")
+        a.label("new")                          # a zero value under the key, then again
+        for off in range(0, _SERVICE_VALUE.size, 8):
+            a.st(DW, R10, -48 + off, 0)
+        a.alu("mov", R2, Asm.reg(R10))
+        a.alu("add", R2, -4)
+        a.alu("mov", R3, Asm.reg(R10))
+        a.alu("add", R3, -48)
+        a.alu("mov", R4, 1)                     # BPF_NOEXIST
+        a.ld_map(R1, self.map)
+        a.call(HELPER_MAP_UPDATE)
+        _lookup(a, self.map, R9, "pass")
+        a.label("found")
+        a.alu("add", R7, Asm.reg(R0))
+        a.alu("mov", R8, Asm.reg(R0))
+        _wire_length(a, R9)
+        _add(a, R7, 0, 1)
+        _add(a, R7, 8, Asm.reg(R9))
+        a.call(HELPER_KTIME_GET_NS)
+        a.stx(DW, R8, 32, R0)
+        _ret(a, 0)
+        a.label("nonip")
+        a.label("other")
+        a.alu("mov", R9, 0)
+        _lookup(a, self.others, R9, "skip")
+        _add(a, R0, 0, 1)
+        a.label("skip")
+        _ret(a, 0)
+        a.label("pass")
+        _ret(a, _PASS)
+        return a.code()
+
+    def sync(self):
+        sink = self.sink
+        seen = self._seen
+        now = {}
+        for key, values in self.map.items():
+            per_cpu = [_SERVICE_VALUE.unpack(v) for v in values]
+            counts = tuple(sum(c[i] for c in per_cpu) for i in range(4))
+            now[key] = counts
+            before = seen.get(key, (0, 0, 0, 0))
+            if counts == before:
+                continue
+            service = struct.unpack("=I", key)[0]
+            last = max(c[4] for c in per_cpu) + self._epoch
+            e = sink.services.get(service)
+            if e is None:
+                e = sink._new(service, last)
+            e.in_packets += counts[0] - before[0]
+            e.in_bytes += counts[1] - before[1]
+            e.out_packets += counts[2] - before[2]
+            e.out_bytes += counts[3] - before[3]
+            if e.last is None or last > e.last:
+                e.last = last
+        for key, counts in seen.items():
+            if key not in now:              # the kernel's LRU let it go
+                sink.evicted += 1
+                self._gone += counts[0] + counts[2]
+        self._seen = now
+        others = sum(struct.unpack("=Q", v)[0] for v in self.others.lookup(bytes(4)))
+        self._bring_packets(self._gone + others + sum(c[0] + c[2] for c in now.values()))
+
+
+def _ip_payload(a, family, length):
+    """R8 = the IP payload's length from the header (IPv4: not a fragment, and its total
+    length within the frame, as shapes.frame asks; else to the ring)."""
+    a.ld_abs(H, length)
+    a.alu("mov", R8, Asm.reg(R0))
+    if family == "ipv4":
+        a.alu("add", R0, 14)
+        a.jmp("jgt", R0, Asm.reg(R7), "pass")
+        a.alu("sub", R8, 20)
+        a.ld_abs(H, 20)
+        a.alu("and", R0, 0x3FFF)
+        a.jmp("jne", R0, 0, "pass")
+    else:
+        a.jmp("jeq", R8, 0, "pass")

@@ -26,6 +26,7 @@ import struct
 
 __all__ = ["BpfError", "BpfUnavailable", "Map", "Program", "Asm", "bpf", "possible_cpus",
            "MAP_HASH", "MAP_ARRAY", "MAP_PERCPU_HASH", "MAP_PERCPU_ARRAY", "MAP_LRU_HASH",
+           "MAP_LRU_PERCPU_HASH", "HELPER_MAP_UPDATE",
            "R0", "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9", "R10",
            "B", "H", "W", "DW", "SKB_LEN", "SKB_PKT_TYPE", "SKB_PROTOCOL",
            "SKB_VLAN_PRESENT", "SKB_IFINDEX", "HELPER_MAP_LOOKUP", "HELPER_KTIME_GET_NS"]
@@ -39,11 +40,13 @@ _SYSCALLS = {"x86_64": 321, "aarch64": 280, "arm64": 280, "armv7l": 386, "armv6l
 _MAP_CREATE, _MAP_LOOKUP, _MAP_UPDATE, _MAP_DELETE, _MAP_NEXT_KEY, _PROG_LOAD = range(6)
 _MAP_LOOKUP_BATCH = 24
 MAP_HASH, MAP_ARRAY, MAP_PERCPU_HASH, MAP_PERCPU_ARRAY, MAP_LRU_HASH = 1, 2, 5, 6, 9
-_PERCPU = frozenset((MAP_PERCPU_HASH, MAP_PERCPU_ARRAY, 10))
+MAP_LRU_PERCPU_HASH = 10
+_PERCPU = frozenset((MAP_PERCPU_HASH, MAP_PERCPU_ARRAY, MAP_LRU_PERCPU_HASH))
 _PROG_SOCKET_FILTER = 1
 _PSEUDO_MAP_FD = 1
 SO_ATTACH_BPF = 50
 HELPER_MAP_LOOKUP = 1
+HELPER_MAP_UPDATE = 2
 HELPER_KTIME_GET_NS = 5
 # struct __sk_buff: the fields a socket filter reads
 SKB_LEN, SKB_PKT_TYPE, SKB_PROTOCOL, SKB_VLAN_PRESENT, SKB_IFINDEX = 0, 4, 16, 20, 40

@@ -198,8 +198,9 @@ class Run:
         counter = None
         if why is None:
             try:
-                counter = kernel_counters.counter_for(self.facility, ifname,
-                                                      _mtu(self.iface), link_header)
+                counter = kernel_counters.counter_for(
+                    self.facility, ifname, _mtu(self.iface), link_header,
+                    self.options(None).max_entries)
                 cap = _open_live(args, ifname, counter, mode="ring")
                 self.kernel = counter
                 return cap
