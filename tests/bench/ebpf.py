@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Kernel-side accounting: whole-machine CPU per frame of each capturer, eBPF and ring.
 
-    sudo python3 tests/bench/ebpf.py                     # 500,000 frames per run
+    sudo python3 tests/bench/ebpf.py                     # 1,000,000 frames per run
     sudo python3 tests/bench/ebpf.py --frames 100000 --only ebpf-z,ring-z
 
 Makes a namespace pair joined by veth (tests/netns.py), writes a capture of 128-byte
 UDP frames from a to b, and replays it with ``tcpreplay --topspeed`` onto a's end while
 each capturer runs on b's end.  Whole-machine CPU is the busy time of every CPU from
 /proc/stat over the replay and until the capturer has caught up; a replay with no
-capturer, over a window of the same length, is subtracted; the remainder per frame is
+capturer, run just before each, is subtracted; the remainder per frame is
 the capturer's cost, the kernel's work on its behalf included (at top speed the
 generator is CPU-bound, so that work shows).  Capturers: iptraf.py -z, -g, -d in ebpf
 and ring mode (and -i, -s, -l, which have no kernel program: ring), ``tcpdump -w
@@ -60,17 +60,17 @@ def _capture_file(pair, path, frames):
 
 def _replay(pair, path):
     start = time.monotonic()
-    pair.run(pair.a, ["tcpreplay", "-q", "--topspeed", "-i", pair.if_a, path], timeout=600)
+    pair.run(pair.a, ["tcpreplay", "-q", "-K", "--topspeed", "-i", pair.if_a, path],
+             timeout=600)
     return time.monotonic() - start
 
 
 def _window(pair, path):
-    """(busy seconds, wall seconds) over one replay and the settle time after it."""
+    """Busy CPU seconds over one replay and the settle time after it."""
     before = _busy()
-    start = time.monotonic()
     _replay(pair, path)
     time.sleep(_SETTLE)
-    return (_busy() - before) / _TICK, time.monotonic() - start
+    return (_busy() - before) / _TICK
 
 
 def _iptraf(pair, facility, mode, out):
@@ -113,11 +113,12 @@ def _capturers(pair, tmp):
     out = os.path.join(tmp, "snap.json")
     ifb = pair.if_b
     runs = []
-    for letter, facility in (("z", ["-z", ifb]), ("g", ["-g"]), ("d", ["-d", ifb])):
+    for letter, facility in (("z", ["-z", ifb]), ("g", ["-g"]), ("d", ["-d", ifb]),
+                             ("s", ["-s", ifb])):
         for mode in ("ebpf", "ring"):
             runs.append(("%s-%s" % (mode, letter),
                          lambda f=facility, m=mode: _iptraf(pair, f, m, out)))
-    for letter, facility in (("i", ["-i", ifb]), ("s", ["-s", ifb]), ("l", ["-l", ifb])):
+    for letter, facility in (("i", ["-i", ifb]), ("l", ["-l", ifb])):
         runs.append(("ring-%s" % letter, lambda f=facility: _iptraf(pair, f, "ring", out)))
     runs.append(("tcpdump -w", lambda: _process(pair, ["tcpdump", "-q", "-i", ifb, "-w",
                                                        "/dev/null"])))
@@ -129,7 +130,7 @@ def _capturers(pair, tmp):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--frames", type=int, default=500000)
+    ap.add_argument("--frames", type=int, default=1000000)
     ap.add_argument("--only", help="comma-separated capturer names")
     args = ap.parse_args()
     reason = netns.live_skip_reason()
@@ -139,24 +140,23 @@ def main():
         path = os.path.join(tmp, "frames.pcap")
         _capture_file(pair, path, args.frames)
         _replay(pair, path)                               # warm the page cache
-        bases = [_window(pair, path) for _ in range(2)]
-        base = sum(busy / wall for busy, wall in bases) / len(bases)   # busy CPUs, idle
-        print("load average %s; baseline %.2f busy CPUs during a bare replay of %d frames"
-              % (" ".join(open("/proc/loadavg").read().split()[:3]), base, args.frames))
-        print("%-14s %12s %10s" % ("capturer", "us/frame", "counted"))
+        print("load average %s; %d frames per replay"
+              % (" ".join(open("/proc/loadavg").read().split()[:3]), args.frames))
+        print("%-14s %12s %12s %10s" % ("capturer", "us/frame", "bare us/fr", "counted"))
         only = set(args.only.split(",")) if args.only else None
         for name, start in _capturers(pair, tmp):
             if only is not None and name not in only:
                 continue
+            base = _window(pair, path)          # a bare replay next to each run
             stop = start()
             try:
-                busy, wall = _window(pair, path)
+                busy = _window(pair, path)
             finally:
                 counted = stop()
-            extra = (busy - base * wall) / args.frames * 1e6
-            print("%-14s %+12.3f %10s" % (name, extra, "-" if counted is None else
-                                          "%d%s" % (counted, "" if counted == args.frames
-                                                    else " (of %d)" % args.frames)))
+            extra = (busy - base) / args.frames * 1e6
+            print("%-14s %+12.3f %12.3f %10s" % (
+                name, extra, base / args.frames * 1e6, "-" if counted is None else
+                "%d%s" % (counted, "" if counted == args.frames else " (of %d)" % args.frames)))
             sys.stdout.flush()
 
 
