@@ -43,13 +43,14 @@ from . import counters
 
 __all__ = ["NotInKernel", "counter_for", "KERNEL_FACILITIES"]
 
-KERNEL_FACILITIES = ("sizes", "general", "detailed", "services")
+KERNEL_FACILITIES = ("sizes", "general", "detailed", "services", "lan")
 _PASS = -1                      # hand the whole frame to the socket (the ring)
 _OUTGOING = 4
 _BINS = 21
 _SIZE_VALUE = struct.Struct("=%dQ" % (_BINS + 2))    # bins, bytes, largest
 _IF_VALUE = struct.Struct("=8Q")
-_SERVICE_VALUE = struct.Struct("=5Q")    # in packets, bytes, out packets, bytes, last    # ipv4 pk/bytes, ipv6 pk/bytes, nonip pk/bytes, last, flags
+_SERVICE_VALUE = struct.Struct("=5Q")    # in packets, bytes, out packets, bytes, last
+_STATION_VALUE = struct.Struct("=7Q")    # in packets, bytes, IP; out the same; last    # ipv4 pk/bytes, ipv6 pk/bytes, nonip pk/bytes, last, flags
 _ETHERNET, _LOOPBACK = 1, 2
 _FRAMING = sorted(e for e in ETHERTYPE_DECODERS if e >= 0x600)
 _WALKED = sorted(IPPROTO_DECODERS)
@@ -74,6 +75,10 @@ def counter_for(facility, ifname, mtu, link_header, max_entries=65536):
         if any(i.linktype != 1 for i in ifaces):
             raise NotInKernel("the kernel program reads Ethernet frames only")
         return ServiceCounter(loopbacks, max_entries)
+    if facility == "lan":
+        if ifname is None or len(ifaces) != 1 or ifaces[0].linktype != 1:
+            raise NotInKernel("the kernel program reads one Ethernet interface")
+        return LanCounter(ifaces[0].index, loopbacks, max_entries)
     if facility == "general":
         return GeneralCounter(ifname)
     raise NotInKernel("the %s facility has no kernel program yet" % facility)
@@ -88,13 +93,35 @@ def _wire_length(a, dst):
 
 
 def _lookup(a, bpf_map, key_reg, missing):
-    """R0 = the map's value under the 32-bit key in ``key_reg``; to ``missing`` if none."""
-    a.stx(W, R10, -4, key_reg)
+    """R0 = the map's value under the key in ``key_reg`` (the map's key size: 4 or 8
+    bytes, kept at the stack's top); to ``missing`` if none."""
+    size = bpf_map.key_size
+    a.stx(W if size == 4 else DW, R10, -size, key_reg)
     a.alu("mov", R2, Asm.reg(R10))
-    a.alu("add", R2, -4)
+    a.alu("add", R2, -size)
     a.ld_map(R1, bpf_map)
     a.call(HELPER_MAP_LOOKUP)
     a.jmp("jeq", R0, 0, missing)
+
+
+def _lookup_or_insert(a, bpf_map, key_reg, tag):
+    """R0 = the map's value under ``key_reg``, made (zero) when missing; to "pass" when
+    it cannot be (labels are ``tag``'s)."""
+    _lookup(a, bpf_map, key_reg, tag + "_new")
+    a.goto(tag + "_found")
+    a.label(tag + "_new")
+    zero = -16 - (bpf_map.value_size + 7) // 8 * 8     # below the key
+    for off in range(0, bpf_map.value_size, 8):
+        a.st(DW, R10, zero + off, 0)
+    a.alu("mov", R2, Asm.reg(R10))
+    a.alu("add", R2, -bpf_map.key_size)
+    a.alu("mov", R3, Asm.reg(R10))
+    a.alu("add", R3, zero)
+    a.alu("mov", R4, 1)                         # BPF_NOEXIST
+    a.ld_map(R1, bpf_map)
+    a.call(HELPER_MAP_UPDATE)
+    _lookup(a, bpf_map, key_reg, "pass")
+    a.label(tag + "_found")
 
 
 def _add(a, ptr, off, operand):
@@ -537,20 +564,7 @@ class ServiceCounter(_Counter):
         a.alu("or", R9, Asm.reg(R0))
         a.alu("mov", R7, 0)
         a.label("key")
-        _lookup(a, self.map, R9, "new")
-        a.goto("found")
-        a.label("new")                          # a zero value under the key, then again
-        for off in range(0, _SERVICE_VALUE.size, 8):
-            a.st(DW, R10, -48 + off, 0)
-        a.alu("mov", R2, Asm.reg(R10))
-        a.alu("add", R2, -4)
-        a.alu("mov", R3, Asm.reg(R10))
-        a.alu("add", R3, -48)
-        a.alu("mov", R4, 1)                     # BPF_NOEXIST
-        a.ld_map(R1, self.map)
-        a.call(HELPER_MAP_UPDATE)
-        _lookup(a, self.map, R9, "pass")
-        a.label("found")
+        _lookup_or_insert(a, self.map, R9, "service")
         a.alu("add", R7, Asm.reg(R0))
         a.alu("mov", R8, Asm.reg(R0))
         _wire_length(a, R9)
@@ -615,3 +629,94 @@ def _ip_payload(a, family, length):
         a.jmp("jne", R0, 0, "pass")
     else:
         a.jmp("jeq", R8, 0, "pass")
+
+
+class LanCounter(_Counter):
+    """-l: an LRU per-CPU hash keyed by MAC address, each value in and out packets,
+    bytes and IP packets and the last time: two lookups per frame (the sender's out, the
+    receiver's in).  Counted here: Ethernet frames whose ethertype is their own, as the
+    fast lane reads them (after the VLAN tag the kernel strips, which changes no MAC);
+    the rest (802.3, framing ethertypes, runts) go to the ring.  The LRU holds twice the
+    table's bound; a station the kernel evicts between two reads counts in ``evicted``."""
+
+    def __init__(self, ifindex, loopbacks, max_entries):
+        _Counter.__init__(self)
+        self.ifindex = ifindex
+        self.map = ebpf.Map(ebpf.MAP_LRU_PERCPU_HASH, 8, _STATION_VALUE.size,
+                            2 * max_entries, "iptraf_lan")
+        self.maps.append(self.map)
+        self._seen = {}
+        self._gone = 0
+        self._epoch = int(time.time() * 1e9) - int(time.monotonic() * 1e9)
+        self._load(self._code(loopbacks), "iptraf_lan")
+
+    def _code(self, loopbacks):
+        a = Asm()
+        a.alu("mov", R6, Asm.reg(R1))
+        _direction(a, loopbacks, R8)
+        a.ldx(W, R7, R6, SKB_LEN)
+        a.jmp("jlt", R7, 14, "pass")
+        a.ld_abs(H, 12)
+        a.jmp("jlt", R0, 0x600, "pass")
+        for ethertype in _FRAMING:
+            a.jmp("jeq", R0, ethertype, "pass")
+        a.alu("mov", R8, 0)                         # R8: 1 for IP
+        a.jmp("jeq", R0, 0x0800, "ip")
+        a.jmp("jne", R0, 0x86DD, "macs")
+        a.label("ip")
+        a.alu("mov", R8, 1)
+        a.label("macs")
+        for tag, at, offset in (("src", 6, 24), ("dst", 0, 0)):
+            a.ld_abs(W, at)                         # the MAC as a 48-bit number
+            a.alu("mov", R9, Asm.reg(R0))
+            a.alu("lsh", R9, 16)
+            a.ld_abs(H, at + 4)
+            a.alu("or", R9, Asm.reg(R0))
+            _lookup_or_insert(a, self.map, R9, tag)
+            a.alu("mov", R9, Asm.reg(R0))
+            _wire_length(a, R7)
+            _add(a, R9, offset, 1)
+            _add(a, R9, offset + 8, Asm.reg(R7))
+            _add(a, R9, offset + 16, Asm.reg(R8))
+            a.call(HELPER_KTIME_GET_NS)
+            a.stx(DW, R9, 48, R0)
+        a.label("skip")
+        _ret(a, 0)
+        a.label("pass")
+        _ret(a, _PASS)
+        return a.code()
+
+    def sync(self):
+        sink = self.sink
+        table = sink.tables.get(self.ifindex)
+        if table is None:
+            table = sink.tables[self.ifindex] = {}
+        seen = self._seen
+        now = {}
+        for key, values in self.map.items():
+            per_cpu = [_STATION_VALUE.unpack(v) for v in values]
+            counts = tuple(sum(c[i] for c in per_cpu) for i in range(6))
+            now[key] = counts
+            before = seen.get(key, (0,) * 6)
+            if counts == before:
+                continue
+            mac = struct.unpack("=Q", key)[0].to_bytes(6, "big")
+            last = max(c[6] for c in per_cpu) + self._epoch
+            e = table.get(mac)
+            if e is None:
+                e = sink._new(table, self.ifindex, mac, last)
+            e.in_packets += counts[0] - before[0]
+            e.in_bytes += counts[1] - before[1]
+            e.in_ip += counts[2] - before[2]
+            e.out_packets += counts[3] - before[3]
+            e.out_bytes += counts[4] - before[4]
+            e.out_ip += counts[5] - before[5]
+            if e.last is None or last > e.last:
+                e.last = last
+        for key, counts in seen.items():
+            if key not in now:              # the kernel's LRU let it go
+                sink.evicted += 1
+                self._gone += counts[3]
+        self._seen = now
+        # every frame is one sender's out
+        self._bring_packets(self._gone + sum(c[3] for c in now.values()))

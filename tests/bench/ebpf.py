@@ -10,8 +10,8 @@ each capturer runs on b's end.  Whole-machine CPU is the busy time of every CPU 
 /proc/stat over the replay and until the capturer has caught up; a replay with no
 capturer, run just before each, is subtracted; the remainder per frame is
 the capturer's cost, the kernel's work on its behalf included (at top speed the
-generator is CPU-bound, so that work shows).  Capturers: iptraf.py -z, -g, -d in ebpf
-and ring mode (and -i, -s, -l, which have no kernel program: ring), ``tcpdump -w
+generator is CPU-bound, so that work shows).  Capturers: iptraf.py -z, -g, -d, -s, -l
+in ebpf and ring mode (and -i, which has no kernel program: ring), ``tcpdump -w
 /dev/null``, iptraf-ng -d and -i (in a tmux session, where installed).  For iptraf.py
 the last snapshot's capture.packets is checked against the frames sent.
 
@@ -114,12 +114,11 @@ def _capturers(pair, tmp):
     ifb = pair.if_b
     runs = []
     for letter, facility in (("z", ["-z", ifb]), ("g", ["-g"]), ("d", ["-d", ifb]),
-                             ("s", ["-s", ifb])):
+                             ("s", ["-s", ifb]), ("l", ["-l", ifb])):
         for mode in ("ebpf", "ring"):
             runs.append(("%s-%s" % (mode, letter),
                          lambda f=facility, m=mode: _iptraf(pair, f, m, out)))
-    for letter, facility in (("i", ["-i", ifb]), ("l", ["-l", ifb])):
-        runs.append(("ring-%s" % letter, lambda f=facility: _iptraf(pair, f, "ring", out)))
+    runs.append(("ring-i", lambda: _iptraf(pair, ["-i", ifb], "ring", out)))
     runs.append(("tcpdump -w", lambda: _process(pair, ["tcpdump", "-q", "-i", ifb, "-w",
                                                        "/dev/null"])))
     if shutil.which("iptraf-ng") and shutil.which("tmux"):
