@@ -26,6 +26,7 @@ import iptraf  # noqa: E402
 from netdecode.accounting import kernel  # noqa: E402
 from netdecode.capture import ebpf  # noqa: E402
 from netdecode.capture.ebpf import Asm  # noqa: E402
+from netdecode.run import runner  # noqa: E402
 from netdecode.run.runner import Run, SetupError  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
@@ -83,6 +84,16 @@ class MapTest(_Root):
             self.assertIsNone(m.lookup(bytes([3, 0, 0, 0])))
         self.assertIsNone(m.fd)
 
+    def test_batches_go_on_from_their_token(self):
+        with ebpf.Map(ebpf.MAP_HASH, 4, 8, 10000) as m, \
+                mock.patch.object(ebpf, "_BATCH", 64):
+            for k in range(1000):
+                m.update(k.to_bytes(4, "little"), (k * 3).to_bytes(8, "little"))
+            got = {int.from_bytes(k, "little"): int.from_bytes(v, "little")
+                   for k, v in m.items()}
+            self.assertTrue(m._batch)
+            self.assertEqual(got, {k: k * 3 for k in range(1000)})
+
     def test_per_cpu_values_come_one_per_cpu(self):
         with ebpf.Map(ebpf.MAP_PERCPU_ARRAY, 4, 12, 2) as m:
             m.update(bytes(4), b"abcdefghijkl")
@@ -104,7 +115,7 @@ class ProgramTest(_Root):
 
     def test_the_facility_programs_load(self):
         for facility in kernel.KERNEL_FACILITIES:
-            counter = kernel.counter_for(facility, None, 1500, 14)
+            counter = kernel.counter_for(facility, "lo", 1500, 14)
             self.assertIsNotNone(counter.program.fd)
             counter.close()
             self.assertIsNone(counter.program)
@@ -185,9 +196,11 @@ class FallbackTest(_Root):
         self.assertTrue(all(c.program is None and not c.maps for c in made))
 
     def test_what_needs_every_frame(self):
-        """-w and --dump take the ring quietly (ebpf refuses them); -F says why."""
+        """-w, --dump, --metrics take the ring quietly (ebpf refuses); -F says why."""
         self.fallback("-w needs every frame", "sizes", "-w", os.devnull, quiet=True)
         self.fallback("--dump needs every frame", None, quiet=True)
+        self.assertEqual(runner._needs_frames(_args("-z", "lo", "--metrics", "9"), "sizes"),
+                         "--metrics needs every frame")
         self.fallback("-F is not compiled to eBPF yet", "sizes", "-F", "udp")
 
     def test_facilities_without_a_program(self):

@@ -50,7 +50,8 @@ _BINS = 21
 _SIZE_VALUE = struct.Struct("=%dQ" % (_BINS + 2))    # bins, bytes, largest
 _IF_VALUE = struct.Struct("=8Q")
 _SERVICE_VALUE = struct.Struct("=5Q")    # in packets, bytes, out packets, bytes, last
-_STATION_VALUE = struct.Struct("=7Q")    # in packets, bytes, IP; out the same; last    # ipv4 pk/bytes, ipv6 pk/bytes, nonip pk/bytes, last, flags
+_STATION_VALUE = struct.Struct("=7Q")    # in packets, bytes, IP; out the same; last
+_LRU_BYTES = 64 << 20          # the most an LRU map's per-CPU values may take    # ipv4 pk/bytes, ipv6 pk/bytes, nonip pk/bytes, last, flags
 _ETHERNET, _LOOPBACK = 1, 2
 _FRAMING = sorted(e for e in ETHERTYPE_DECODERS if e >= 0x600)
 _WALKED = sorted(IPPROTO_DECODERS)
@@ -507,7 +508,7 @@ class ServiceCounter(_Counter):
     def __init__(self, loopbacks, max_entries):
         _Counter.__init__(self)
         self.map = ebpf.Map(ebpf.MAP_LRU_PERCPU_HASH, 4, _SERVICE_VALUE.size,
-                            2 * max_entries, "iptraf_services")
+                            _lru_entries(max_entries, _SERVICE_VALUE.size), "iptraf_services")
         self.maps.append(self.map)
         self.others = ebpf.Map(ebpf.MAP_PERCPU_ARRAY, 4, 8, 1, "iptraf_others")
         self.maps.append(self.others)
@@ -615,6 +616,13 @@ class ServiceCounter(_Counter):
         self._bring_packets(self._gone + others + sum(c[0] + c[2] for c in now.values()))
 
 
+def _lru_entries(max_entries, value_size):
+    """Twice the table's bound, unless the per-CPU values would pass _LRU_BYTES (on a
+    machine of many CPUs): then as many as fit, at least 1024."""
+    per_entry = (value_size + 7) // 8 * 8 * ebpf.possible_cpus()
+    return max(1024, min(2 * max_entries, _LRU_BYTES // per_entry))
+
+
 def _ip_payload(a, family, length):
     """R8 = the IP payload's length from the header (IPv4: not a fragment, and its total
     length within the frame, as shapes.frame asks; else to the ring)."""
@@ -643,7 +651,7 @@ class LanCounter(_Counter):
         _Counter.__init__(self)
         self.ifindex = ifindex
         self.map = ebpf.Map(ebpf.MAP_LRU_PERCPU_HASH, 8, _STATION_VALUE.size,
-                            2 * max_entries, "iptraf_lan")
+                            _lru_entries(max_entries, _STATION_VALUE.size), "iptraf_lan")
         self.maps.append(self.map)
         self._seen = {}
         self._gone = 0

@@ -70,6 +70,7 @@ _PROG_ATTR = struct.Struct("=IIQQIIQII16s")
 _ATTR_SIZE = 128
 _LOG_BYTES = 1 << 20
 _LOG_LINES = 6
+_BATCH = 4096                   # entries per BPF_MAP_LOOKUP_BATCH call
 _ENOTSUPP = 524                   # the kernel's own, for a map type without batches
 
 
@@ -205,7 +206,7 @@ class Map:
             try:
                 return self._batch_items()
             except BpfError as e:
-                if e.errno not in (errno.EINVAL, _ENOTSUPP, errno.ENOSYS):
+                if e.errno not in (errno.EINVAL, _ENOTSUPP, errno.ENOSYS, errno.ENOSPC):
                     raise
                 self._batch = False
         found = []
@@ -216,21 +217,37 @@ class Map:
         return found
 
     def _batch_items(self):
-        count = max(1, self.max_entries)
-        keys = ctypes.create_string_buffer(self.key_size * count)
-        values = ctypes.create_string_buffer(self._slot * self.cpus * count)
-        out_batch = ctypes.create_string_buffer(max(8, self.key_size))
-        attr = _attr(_BATCH_ATTR, 0, _address(out_batch), _address(keys), _address(values),
-                     count, self.fd, 0, 0)
-        try:
-            bpf(_MAP_LOOKUP_BATCH, attr, "map batch lookup")
-        except BpfError as e:
-            if e.errno != errno.ENOENT:           # ENOENT: the walk reached the end
-                raise
-        got = struct.unpack_from("=I", attr, 32)[0]
+        """BPF_MAP_LOOKUP_BATCH, _BATCH entries a call, each call going on from the
+        token the one before left."""
+        chunk = max(1, min(self.max_entries, _BATCH))
         size = self._slot * self.cpus
-        return [(keys.raw[i * self.key_size:(i + 1) * self.key_size],
-                 self._values(values.raw[i * size:(i + 1) * size])) for i in range(got)]
+        keys = ctypes.create_string_buffer(self.key_size * chunk)
+        values = ctypes.create_string_buffer(size * chunk)
+        token_in = ctypes.create_string_buffer(max(8, self.key_size))
+        token_out = ctypes.create_string_buffer(max(8, self.key_size))
+        found = []
+        first = True
+        while True:
+            attr = _attr(_BATCH_ATTR, 0 if first else _address(token_in),
+                         _address(token_out), _address(keys), _address(values), chunk,
+                         self.fd, 0, 0)
+            done = False
+            try:
+                bpf(_MAP_LOOKUP_BATCH, attr, "map batch lookup")
+            except BpfError as e:
+                if e.errno != errno.ENOENT:       # ENOENT: the walk reached the end
+                    raise
+                done = True
+            got = struct.unpack_from("=I", attr, 32)[0]
+            raw_keys, raw_values = keys.raw, values.raw
+            ks = self.key_size
+            found.extend((raw_keys[i * ks:(i + 1) * ks],
+                          self._values(raw_values[i * size:(i + 1) * size]))
+                         for i in range(got))
+            if done:
+                return found
+            ctypes.memmove(token_in, token_out, len(token_out))
+            first = False
 
     def close(self):
         if self.fd is not None:

@@ -365,6 +365,8 @@ def _needs_frames(args, facility):
         return "--dump needs every frame"
     if args.write:
         return "-w needs every frame"
+    if getattr(args, "metrics", None):
+        return "--metrics needs every frame"      # its interface counters count them
     if args.filter:
         return "-F is not compiled to eBPF yet"
     return None
