@@ -369,6 +369,10 @@ def _needs_frames(args, facility):
         return "--metrics needs every frame"      # its interface counters count them
     if args.filter:
         return "-F is not compiled to eBPF yet"
+    if getattr(args, "bytes", None) == "ip":
+        return "--bytes ip is counted from every frame here"
+    if getattr(args, "v6_in_v4", None):
+        return "--v6-in-v4 is counted from every frame here"
     return None
 
 
