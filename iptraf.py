@@ -140,8 +140,10 @@ def _parser():
     ap.add_argument("--v6-in-v4", action="store_true", default=None,
                     help="count and show IPv6 carried in IPv4 (6in4) as IPv6, as "
                          "iptraf-ng's option does (the screens: their setting)")
-    ap.add_argument("--capture-mode", choices=("ring", "socket"), default="ring",
-                    help="live: a TPACKET_V3 ring (default) or plain socket reads")
+    ap.add_argument("--capture-mode", choices=("auto", "ebpf", "ring", "socket"),
+                    default="auto",
+                    help="live: count in the kernel with eBPF where it can (auto, the "
+                         "default; ebpf: or fail), a TPACKET_V3 ring, plain socket reads")
     ap.add_argument("--snaplen", type=int, default=DEFAULT_SNAPLEN, metavar="BYTES",
                     help="live: bytes kept of each frame (default %(default)s)")
     ap.add_argument("--ring-mb", type=int, default=DEFAULT_RING_BYTES >> 20, metavar="MB",

@@ -128,6 +128,7 @@ class LiveCapture:
         self._packets = self._dropped = self._frozen = 0
         self._down = False            # went down: deleted next, or back up
         self._ring = None
+        self._filter = bpf            # closed with the capture, where it has a close()
         try:
             self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         except PermissionError:
@@ -377,6 +378,9 @@ class LiveCapture:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        closer = getattr(self._filter, "close", None)
+        if closer is not None:
+            closer()
 
     def __enter__(self):
         return self

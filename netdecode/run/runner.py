@@ -13,6 +13,8 @@ from ..accounting import counters
 from ..accounting.flows import TrafficMonitor
 from ..accounting.processes import Owners, ProcessMonitor
 from ..accounting.tables import Options
+from ..accounting import kernel as kernel_counters
+from ..capture.ebpf import BpfError
 from ..capture.ifaces import interface_by_name
 from ..capture.live import CaptureSetupError, LiveCapture
 from ..capture.pcap import CaptureError, open_capture
@@ -52,6 +54,7 @@ class Run:
         self.monitor = self.sink = self.reporter = self.logger = self.recorder = None
         self.export = self.metrics = self.metrics_server = None
         self.owners = None
+        self.kernel = None            # the eBPF counter, in --capture-mode ebpf
 
     def __repr__(self):
         return "Run(%r, %r)" % (self.facility, self.iface)
@@ -153,7 +156,11 @@ class Run:
         args = self.args
         ifname = None if self.iface == "all" else self.iface
         kernel_filter = _kernel_filter(args.filter, ifname) if ifname else None
-        cap = _open_live(args, ifname, kernel_filter)
+        found = interface_by_name(ifname) if ifname else None
+        link_header = 14 if found is None or found.linktype == 1 else 0
+        cap = self._open_kernel(ifname, link_header)
+        if cap is None:
+            cap = _open_live(args, ifname, kernel_filter)
         try:
             options = self.options(cap.interface_name)
             linktype = cap.interface_linktype(cap.ifindex) if ifname else None
@@ -162,17 +169,55 @@ class Run:
             # every interface at once mixes link types: one kernel program cannot read
             # them all, so the filter runs here, per frame, as on a file
             match = _user_filter(args.filter, self.warn) if ifname is None else None
-            self.build(options, None, _mtu(self.iface), 14 if linktype in (None, 1) else 0,
-                       recorder, match)
+            self.build(options, None, _mtu(self.iface), link_header, recorder, match)
             if hasattr(self.sink, "owners"):
                 # the owners of local sockets: looked up in a thread, read at snapshots
                 self.owners = self.sink.owners = Owners()
             if self.facility == "general":        # every interface, as they come and go
                 self.sink.follow(cap.interfaces)
+            if self.kernel is not None:
+                self.kernel.bind(self.sink, self.monitor)
+                self.monitor.sinks.insert(0, self.kernel)
         except BaseException:
             cap.close()
             raise
         return cap
+
+    def _open_kernel(self, ifname, link_header):
+        """--capture-mode auto or ebpf: the capture with the facility's eBPF counter as
+        its filter, or None (auto, with a one-line notice saying why) for the ring."""
+        args = self.args
+        if args.capture_mode not in ("auto", "ebpf"):
+            return None
+        if ifname is not None and interface_by_name(ifname) is None:
+            return None               # the ring's set-up says which interfaces there are
+        why = _needs_frames(args, self.facility)
+        if why is None and args.capture_mode == "auto" and self.facility not in \
+                kernel_counters.KERNEL_FACILITIES:
+            return None               # no program for it: the ring, as expected
+        counter = None
+        if why is None:
+            try:
+                counter = kernel_counters.counter_for(
+                    self.facility, ifname, _mtu(self.iface), link_header,
+                    self.options(None).max_entries)
+                cap = _open_live(args, ifname, counter, mode="ring")
+                self.kernel = counter
+                return cap
+            except kernel_counters.NotInKernel as e:
+                why = str(e)
+            except BpfError as e:
+                why = e.strerror
+            except SetupError as e:
+                why = str(e)          # the attach failed
+            if counter is not None:
+                counter.close()
+        if args.capture_mode == "ebpf":
+            raise SetupError("--capture-mode ebpf: %s" % why)
+        if why.endswith("needs every frame"):
+            return None               # -w, --dump: the ring, as expected
+        self.warn("capture mode ring, not ebpf: %s" % why)
+        return None
 
     def between_batches(self):
         """A reopen asked for by SIGHUP or SIGUSR1 (never done inside the handler)."""
@@ -314,9 +359,28 @@ def _kernel_filter(expr, ifname):
         raise UsageError(str(e))
 
 
-def _open_live(args, ifname, bpf=None):
+def _needs_frames(args, facility):
+    """Why this run needs every frame here (so no kernel counting), or None."""
+    if facility is None:
+        return "--dump needs every frame"
+    if args.write:
+        return "-w needs every frame"
+    if getattr(args, "metrics", None):
+        return "--metrics needs every frame"      # its interface counters count them
+    if args.filter:
+        return "-F is not compiled to eBPF yet"
+    if getattr(args, "bytes", None) == "ip":
+        return "--bytes ip is counted from every frame here"
+    if getattr(args, "v6_in_v4", None):
+        return "--v6-in-v4 is counted from every frame here"
+    return None
+
+
+def _open_live(args, ifname, bpf=None, mode=None):
+    if mode is None:
+        mode = "ring" if args.capture_mode in ("auto", "ebpf") else args.capture_mode
     try:
-        return LiveCapture(ifname, mode=args.capture_mode, snaplen=args.snaplen,
+        return LiveCapture(ifname, mode=mode, snaplen=args.snaplen,
                            promisc=args.promisc, ring_bytes=args.ring_mb << 20, bpf=bpf)
     except CaptureSetupError as e:
         raise SetupError(e.strerror)

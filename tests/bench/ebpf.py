@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Kernel-side accounting: whole-machine CPU per frame of each capturer, eBPF and ring.
+
+    sudo python3 tests/bench/ebpf.py                     # 1,000,000 frames per run
+    sudo python3 tests/bench/ebpf.py --frames 100000 --only ebpf-z,ring-z
+
+Makes a namespace pair joined by veth (tests/netns.py), writes a capture of 128-byte
+UDP frames from a to b, and replays it with ``tcpreplay --topspeed`` onto a's end while
+each capturer runs on b's end.  Whole-machine CPU is the busy time of every CPU from
+/proc/stat over the replay and until the capturer has caught up; a replay with no
+capturer, run just before each, is subtracted; the remainder per frame is
+the capturer's cost, the kernel's work on its behalf included (at top speed the
+generator is CPU-bound, so that work shows).  Capturers: iptraf.py -z, -g, -d, -s, -l
+in ebpf and ring mode (and -i, which has no kernel program: ring), ``tcpdump -w
+/dev/null``, iptraf-ng -d and -i (in a tmux session, where installed).  For iptraf.py
+the last snapshot's capture.packets is checked against the frames sent.
+
+The machine's other load adds noise: the load average is printed with the figures.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+sys.path.insert(0, os.path.dirname(TESTS))
+sys.path.insert(0, TESTS)
+
+import builders as b  # noqa: E402
+import netns  # noqa: E402
+
+_TICK = os.sysconf("SC_CLK_TCK")
+_SETTLE = 1.5               # seconds after the replay for a capturer to catch up
+
+
+def _busy():
+    """Jiffies every CPU spent busy (all but idle and iowait)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    return sum(fields) - fields[3] - fields[4]
+
+
+def _capture_file(pair, path, frames):
+    """Broadcast frames to an address b does not have: b's stack drops them unanswered."""
+    dst = pair.ip_b.rsplit(".", 1)[0] + ".99"
+    frame = b.eth(b.ip4(b.udp(bytes(128 - 42), sport=40000, dport=9000, src=pair.ip_a,
+                              dst=dst), src=pair.ip_a, dst=dst, proto=17),
+                  dst="ff:ff:ff:ff:ff:ff")
+    with open(path, "wb") as f:
+        f.write(b.pcap_bytes([frame]))
+        record = b.pcap_bytes([frame])[24:]
+        f.write(record * (frames - 1))
+
+
+def _replay(pair, path):
+    start = time.monotonic()
+    pair.run(pair.a, ["tcpreplay", "-q", "-K", "--topspeed", "-i", pair.if_a, path],
+             timeout=600)
+    return time.monotonic() - start
+
+
+def _window(pair, path):
+    """Busy CPU seconds over one replay and the settle time after it."""
+    before = _busy()
+    _replay(pair, path)
+    time.sleep(_SETTLE)
+    return (_busy() - before) / _TICK
+
+
+def _iptraf(pair, facility, mode, out):
+    argv = [sys.executable, netns.IPTRAF] + facility + ["--json", out, "--capture-mode",
+                                                        mode, "-t", "10m"]
+    proc = pair.popen(pair.b, argv)
+    time.sleep(1.5)
+
+    def stop():
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        with open(out) as f:
+            lines = f.read().splitlines()
+        return json.loads(lines[-1])["capture"]["packets"] if lines else None
+    return stop
+
+
+def _process(pair, argv):
+    proc = pair.popen(pair.b, argv)
+    time.sleep(1.5)
+
+    def stop():
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    return stop
+
+
+def _iptraf_ng(pair, args):
+    name = "bench-iptraf-ng-%d" % os.getpid()
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "40",
+                    "ip netns exec %s iptraf-ng %s" % (pair.b, args)], check=True)
+    time.sleep(2.0)
+
+    def stop():
+        subprocess.run(["tmux", "kill-session", "-t", name])
+    return stop
+
+
+def _capturers(pair, tmp):
+    out = os.path.join(tmp, "snap.json")
+    ifb = pair.if_b
+    runs = []
+    for letter, facility in (("z", ["-z", ifb]), ("g", ["-g"]), ("d", ["-d", ifb]),
+                             ("s", ["-s", ifb]), ("l", ["-l", ifb])):
+        for mode in ("ebpf", "ring"):
+            runs.append(("%s-%s" % (mode, letter),
+                         lambda f=facility, m=mode: _iptraf(pair, f, m, out)))
+    runs.append(("ring-i", lambda: _iptraf(pair, ["-i", ifb], "ring", out)))
+    runs.append(("tcpdump -w", lambda: _process(pair, ["tcpdump", "-q", "-i", ifb, "-w",
+                                                       "/dev/null"])))
+    if shutil.which("iptraf-ng") and shutil.which("tmux"):
+        runs.append(("iptraf-ng -d", lambda: _iptraf_ng(pair, "-d " + ifb)))
+        runs.append(("iptraf-ng -i", lambda: _iptraf_ng(pair, "-i " + ifb)))
+    return runs
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--frames", type=int, default=1000000)
+    ap.add_argument("--only", help="comma-separated capturer names")
+    args = ap.parse_args()
+    reason = netns.live_skip_reason()
+    if reason or not shutil.which("tcpreplay"):
+        sys.exit(reason or "needs tcpreplay")
+    with netns.NetnsPair() as pair, tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "frames.pcap")
+        _capture_file(pair, path, args.frames)
+        _replay(pair, path)                               # warm the page cache
+        print("load average %s; %d frames per replay"
+              % (" ".join(open("/proc/loadavg").read().split()[:3]), args.frames))
+        print("%-14s %12s %12s %10s" % ("capturer", "us/frame", "bare us/fr", "counted"))
+        only = set(args.only.split(",")) if args.only else None
+        for name, start in _capturers(pair, tmp):
+            if only is not None and name not in only:
+                continue
+            base = _window(pair, path)          # a bare replay next to each run
+            stop = start()
+            try:
+                busy = _window(pair, path)
+            finally:
+                counted = stop()
+            extra = (busy - base) / args.frames * 1e6
+            print("%-14s %+12.3f %12.3f %10s" % (
+                name, extra, base / args.frames * 1e6, "-" if counted is None else
+                "%d%s" % (counted, "" if counted == args.frames else " (of %d)" % args.frames)))
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
