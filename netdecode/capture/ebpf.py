@@ -134,7 +134,24 @@ def possible_cpus():
     return top + 1
 
 
-class Map:
+class _Descriptor:
+    """What a map and a program share: a file descriptor, closed once."""
+
+    fd = None
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+class Map(_Descriptor):
     """One BPF map.  Keys and values are bytes; a per-CPU map's ``lookup`` and ``items``
     give a list of one value per possible CPU."""
 
@@ -249,19 +266,8 @@ class Map:
             ctypes.memmove(token_in, token_out, len(token_out))
             first = False
 
-    def close(self):
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-
-class Program:
+class Program(_Descriptor):
     """A loaded socket-filter program (``code``: assembled instructions)."""
 
     def __init__(self, code, name=""):
@@ -294,17 +300,6 @@ class Program:
     def attach(self, sock):
         """SO_ATTACH_BPF on ``sock``: from now on the program decides what it receives."""
         sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_BPF, struct.pack("i", self.fd))
-
-    def close(self):
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
 
 def _tail(log):
