@@ -247,6 +247,28 @@ class _Counter(object):
         if self.maps:                 # closed with a capture that ended: counts are in
             self.sync()
 
+    def _read_lru(self, value, width, frames_of):
+        """An LRU map's entries whose counts moved since the last read, as (key,
+        counts, counts before, last seen), its per-CPU values summed (each value:
+        ``width`` counts, then the time); the entries the kernel's LRU let go are
+        counted evicted and their frames kept.  Also returns every frame counted so
+        far, by ``frames_of(counts)``."""
+        seen, now, changed = self._seen, {}, []
+        for key, values in self.map.items():
+            per_cpu = [value.unpack(v) for v in values]
+            counts = tuple(sum(c[i] for c in per_cpu) for i in range(width))
+            now[key] = counts
+            before = seen.get(key, (0,) * width)
+            if counts != before:
+                changed.append((key, counts, before,
+                                max(c[width] for c in per_cpu) + self._epoch))
+        for key, counts in seen.items():
+            if key not in now:              # the kernel's LRU let it go
+                self.sink.evicted += 1
+                self._gone += frames_of(counts)
+        self._seen = now
+        return changed, self._gone + sum(frames_of(c) for c in now.values())
+
     def _bring_packets(self, total):
         """The kernel's frames join the envelope's capture.packets."""
         self.monitor.packets += total - self.kernel_packets
@@ -587,33 +609,35 @@ class ServiceCounter(_Counter):
 
     def sync(self):
         sink = self.sink
-        seen = self._seen
-        now = {}
-        for key, values in self.map.items():
-            per_cpu = [_SERVICE_VALUE.unpack(v) for v in values]
-            counts = tuple(sum(c[i] for c in per_cpu) for i in range(4))
-            now[key] = counts
-            before = seen.get(key, (0, 0, 0, 0))
-            if counts == before:
-                continue
+        changed, frames = self._read_lru(_SERVICE_VALUE, 4, _service_frames)
+        for key, counts, before, last in changed:
             service = struct.unpack("=I", key)[0]
-            last = max(c[4] for c in per_cpu) + self._epoch
             e = sink.services.get(service)
             if e is None:
                 e = sink._new(service, last)
-            e.in_packets += counts[0] - before[0]
-            e.in_bytes += counts[1] - before[1]
-            e.out_packets += counts[2] - before[2]
-            e.out_bytes += counts[3] - before[3]
-            if e.last is None or last > e.last:
-                e.last = last
-        for key, counts in seen.items():
-            if key not in now:              # the kernel's LRU let it go
-                sink.evicted += 1
-                self._gone += counts[0] + counts[2]
-        self._seen = now
+            _add_deltas(e, _SERVICE_FIELDS, counts, before, last)
         others = sum(struct.unpack("=Q", v)[0] for v in self.others.lookup(bytes(4)))
-        self._bring_packets(self._gone + others + sum(c[0] + c[2] for c in now.values()))
+        self._bring_packets(frames + others)
+
+
+_SERVICE_FIELDS = ("in_packets", "in_bytes", "out_packets", "out_bytes")
+_STATION_FIELDS = ("in_packets", "in_bytes", "in_ip", "out_packets", "out_bytes", "out_ip")
+
+
+def _service_frames(counts):
+    return counts[0] + counts[2]
+
+
+def _station_frames(counts):
+    return counts[3]
+
+
+def _add_deltas(entry, fields, counts, before, last):
+    """What an LRU entry counted since the last read, into the sink's entry."""
+    for name, new, old in zip(fields, counts, before):
+        setattr(entry, name, getattr(entry, name) + new - old)
+    if entry.last is None or last > entry.last:
+        entry.last = last
 
 
 def _lru_entries(max_entries, value_size):
@@ -699,32 +723,12 @@ class LanCounter(_Counter):
         table = sink.tables.get(self.ifindex)
         if table is None:
             table = sink.tables[self.ifindex] = {}
-        seen = self._seen
-        now = {}
-        for key, values in self.map.items():
-            per_cpu = [_STATION_VALUE.unpack(v) for v in values]
-            counts = tuple(sum(c[i] for c in per_cpu) for i in range(6))
-            now[key] = counts
-            before = seen.get(key, (0,) * 6)
-            if counts == before:
-                continue
+        # every frame is one sender's out
+        changed, frames = self._read_lru(_STATION_VALUE, 6, _station_frames)
+        for key, counts, before, last in changed:
             mac = struct.unpack("=Q", key)[0].to_bytes(6, "big")
-            last = max(c[6] for c in per_cpu) + self._epoch
             e = table.get(mac)
             if e is None:
                 e = sink._new(table, self.ifindex, mac, last)
-            e.in_packets += counts[0] - before[0]
-            e.in_bytes += counts[1] - before[1]
-            e.in_ip += counts[2] - before[2]
-            e.out_packets += counts[3] - before[3]
-            e.out_bytes += counts[4] - before[4]
-            e.out_ip += counts[5] - before[5]
-            if e.last is None or last > e.last:
-                e.last = last
-        for key, counts in seen.items():
-            if key not in now:              # the kernel's LRU let it go
-                sink.evicted += 1
-                self._gone += counts[3]
-        self._seen = now
-        # every frame is one sender's out
-        self._bring_packets(self._gone + sum(c[3] for c in now.values()))
+            _add_deltas(e, _STATION_FIELDS, counts, before, last)
+        self._bring_packets(frames)

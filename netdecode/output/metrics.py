@@ -225,10 +225,8 @@ class Metrics:
                 "TCP connections evicted from the full table.", [({}, sink.evicted_tcp)])
         _family(out, "iptraf_flows_evicted_total", "counter",
                 "Flows evicted from the full table.", [({}, sink.evicted_flows)])
-        alerts = getattr(sink, "alert_counts", None)
-        if alerts is not None:
-            _family(out, "iptraf_alerts_total", "counter", "Alerts raised, by kind.",
-                    [({"kind": kind}, count) for kind, count in sorted(alerts().items())])
+        _family(out, "iptraf_alerts_total", "counter", "Alerts raised, by kind.",
+                [({"kind": kind}, count) for kind, count in sorted(sink.alert_counts().items())])
 
 
 def _protocol_label(proto):
