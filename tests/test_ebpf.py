@@ -207,7 +207,7 @@ class FallbackTest(_Root):
 
     def test_facilities_without_a_program(self):
         """The ring, quietly (as expected); ebpf refuses, saying why."""
-        for facility in ("traffic",):
+        for facility in ("processes",):
             self.fallback("the %s facility has no kernel program yet" % facility, facility,
                           quiet=True)
 
@@ -247,11 +247,17 @@ def _crafted():
 _CLOCK = ("ts", "rate", "peak", "last")
 
 
-def _without_clock(value):
+def _without_clock(value, more=()):
+    """``value`` but for its time fields (and ``more``); a list of rows in one order (each
+    run's clock orders the rows it times)."""
     if isinstance(value, dict):
-        return {k: _without_clock(v) for k, v in value.items() if k not in _CLOCK}
+        return {k: _without_clock(v, more) for k, v in value.items()
+                if k not in _CLOCK and k not in more}
     if isinstance(value, list):
-        return [_without_clock(v) for v in value]
+        rows = [_without_clock(v, more) for v in value]
+        if all(isinstance(row, dict) for row in rows):
+            rows.sort(key=lambda row: json.dumps(row, sort_keys=True))
+        return rows
     return value
 
 
@@ -259,27 +265,43 @@ class ExactnessTest(netns.LiveTestCase):
     maxDiff = None
     """The same traffic, counted by both modes at once: the same snapshot."""
 
-    def both(self, *facility):
+    def both(self, *facility, **kwargs):
+        """``facility``'s last snapshots in ebpf and ring mode, checked equal (but for
+        ``kwargs["clock"]``'s fields too); ``kwargs["traffic"]``: what runs after the
+        common traffic, within ``kwargs["seconds"]``."""
         pair = self.pair
+        seconds = kwargs.get("seconds", 9)
         procs = {}
+        outs = {}
         for mode in ("ebpf", "ring"):
+            # to a file: a pipe nobody reads until the end would stall the run
+            outs[mode] = os.path.join(self.tmp.name, mode + ".json")
             procs[mode] = pair.popen(pair.b, [sys.executable, netns.IPTRAF] + list(facility)
-                                     + ["--json", "-", "-t", "9s", "--capture-mode", mode])
+                                     + ["--json", outs[mode], "-t", "%ds" % seconds,
+                                        "--capture-mode", mode]
+                                     + list(kwargs.get("options", ())))
             self.addCleanup(netns.reap, procs[mode])
         time.sleep(1.5)
-        self.traffic()
+        self.traffic(seconds - 3)
+        if "traffic" in kwargs:
+            kwargs["traffic"]()
         snaps = {}
         for mode, proc in procs.items():
-            out, err = proc.communicate(timeout=30)
-            self.assertEqual((proc.returncode, err), (0, b""))
-            snaps[mode] = json.loads(out.decode().splitlines()[-1])
-        self.assertEqual(_without_clock(snaps["ebpf"]), _without_clock(snaps["ring"]))
+            out, err = proc.communicate(timeout=30 + seconds)
+            self.assertEqual((proc.returncode, out, err), (0, b"", b""))
+            with open(outs[mode]) as f:
+                snaps[mode] = json.loads(f.read().splitlines()[-1])
+        clock = kwargs.get("clock", ())
+        self.assertEqual(_without_clock(snaps["ebpf"], clock),
+                         _without_clock(snaps["ring"], clock))
         self.assertGreater(snaps["ring"]["capture"]["packets"], 1000)
-        return snaps["ebpf"]
+        return snaps
 
-    def traffic(self):
+    def traffic(self, seconds):
+        """Known traffic, crafted frames and corpus captures; the peer's sinks serve for
+        ``seconds``."""
         pair = self.pair
-        self.serve(6)
+        self.serve(seconds)
         pair.python(pair.a, netns.PEER, "arp", pair.if_a, pair.ip_b)
         pair.python(pair.a, netns.PEER, "client", pair.ip_b, pair.ip6_b, 200000)
         pair.python(pair.a, netns.PEER, "vlan", pair.if_a, 42, 5)
@@ -293,12 +315,28 @@ class ExactnessTest(netns.LiveTestCase):
             pair.run(pair.a, ["tcpreplay", "-q", "--topspeed", "-i", pair.if_a, capture])
         time.sleep(0.5)
 
+    def test_traffic(self):
+        """-i: the connections of busy traffic (2,000 short ones, bulk over IPv4 and
+        IPv6) and of the replays, and the other traffic's log, in both modes."""
+        pair = self.pair
+
+        def busy():
+            pair.python(pair.a, netns.PEER, "busy", pair.ip_b, pair.ip6_b)
+        snaps = self.both("-i", pair.if_b, seconds=15, traffic=busy, clock=(
+            "first", "a_process", "b_process", "process_lookup"))
+        snap = snaps["ebpf"]
+        self.assertGreater(len(snap["tcp"]), 2000)
+        bulk = max(snap["tcp"], key=lambda row: row["a_to_b"]["bytes"])
+        self.assertGreater(bulk["a_to_b"]["bytes"], 1 << 20)
+        self.assertEqual(bulk["b_to_a"]["flags"], "CLOSED")
+        self.assertGreater(len(snap["other"]), 100)
+
     def test_sizes(self):
-        snap = self.both("-z", self.pair.if_b)
+        snap = self.both("-z", self.pair.if_b)["ebpf"]
         self.assertGreater(snap["bins"][-2]["packets"], 0)
 
     def test_detailed(self):
-        snap = self.both("-d", self.pair.if_b)
+        snap = self.both("-d", self.pair.if_b)["ebpf"]
         counts = snap["counts"]
         self.assertGreater(snap["ip_checksum_errors"], 0)   # passed to the ring, counted
         for row in ("tcp", "udp", "icmp", "icmpv6", "other_ip", "nonip", "broadcast",
@@ -306,16 +344,16 @@ class ExactnessTest(netns.LiveTestCase):
             self.assertGreater(counts[row]["packets"], 0, row)
 
     def test_services(self):
-        snap = self.both("-s", self.pair.if_b)
+        snap = self.both("-s", self.pair.if_b)["ebpf"]
         ports = {(row["proto"], row["port"]) for row in snap["services"]}
         self.assertTrue({("tcp", 9001), ("udp", 9000)} <= ports, ports)
 
     def test_lan(self):
-        snap = self.both("-l", self.pair.if_b)
+        snap = self.both("-l", self.pair.if_b)["ebpf"]
         self.assertGreater(len(snap["stations"]), 3)
 
     def test_general(self):
-        snap = self.both("-g")
+        snap = self.both("-g")["ebpf"]
         (row,) = [r for r in snap["interfaces"] if r["iface"] == self.pair.if_b]
         self.assertGreater(row["badip"]["packets"], 0)     # passed to the ring, counted
         self.assertGreater(row["ipv6"]["packets"], 0)
@@ -353,6 +391,58 @@ class KernelOnlyTest(netns.LiveTestCase):
             # 500 datagrams in, 500 ICMP port unreachable back; loopback's outgoing
             # copies are not counted; nothing was copied to the socket
             self.assertEqual(out.stdout.decode().split(), ["0", "0", "1000"], facility)
+
+    def test_a_connection_counted_in_the_kernel(self):
+        """-i: a connection's packets after its first two each way are counted in the
+        kernel, not copied to the socket; a FIN brings them back to the ring."""
+        pair = self.pair
+        script = (
+            "import sys, socket, time\n"
+            "sys.path.insert(0, %r)\n"
+            "import iptraf\n"
+            "from netdecode.run.runner import Run\n"
+            "args = iptraf._parser().parse_args(['-i', 'lo', '--capture-mode', 'ebpf',\n"
+            "                                    '--interval', '1'])\n"
+            "run = Run(args, 'traffic', 'lo', None, None, [], [], print)\n"
+            "cap = run.open_live()\n"
+            "got = []\n"
+            "def pump():\n"
+            "    time.sleep(0.1)\n"
+            "    frames = cap.read()\n"
+            "    got.extend(frames)\n"
+            "    run.monitor.feed(frames)\n"
+            "server = socket.socket()\n"
+            "server.bind(('127.0.0.1', 9100))\n"
+            "server.listen(1)\n"
+            "client = socket.create_connection(('127.0.0.1', 9100))\n"
+            "client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n"
+            "peer = server.accept()[0]\n"
+            "pump()\n"
+            "for n in range(400):\n"
+            "    client.send(b'x' * 100)\n"
+            "    peer.recv(100)\n"
+            "    if n %% 100 == 0:\n"
+            "        pump()\n"
+            "pump()\n"
+            "run.kernel.sync()\n"
+            "(conn,) = run.sink.tcp.values()\n"
+            "print(len(got), conn.packets, conn.bytes, conn.flags, conn.size)\n"
+            "client.close()\n"
+            "peer.close()\n"
+            "pump()\n"
+            "run.kernel.sync()\n"
+            "print(len(got), conn.packets, conn.state, conn.b.state)\n"
+            "cap.close()\n" % netns.ROOT)
+        out = pair.run(pair.b, [sys.executable, "-c", script]).stdout.decode().splitlines()
+        received, packets, size, flags, last = (int(v) for v in out[0].split())
+        # SYN, the handshake's ACK, 400 segments of 100 bytes (and 32 of headers, 12 of
+        # them TCP timestamps) counted; only the first few packets each way received
+        self.assertEqual((packets, flags, last), (402, 0x18, 166), out)
+        self.assertEqual(size, 74 + 66 + 400 * 166)
+        self.assertLess(received, 12, out)
+        received, packets, a_state, b_state = (int(v) for v in out[1].split())
+        self.assertEqual((packets, a_state, b_state), (404, 3, 3), out)  # FIN, its ACK
+        self.assertLess(received, 20, out)
 
     def test_without_the_capabilities(self):
         if subprocess.run(["which", "capsh"], stdout=subprocess.DEVNULL).returncode:

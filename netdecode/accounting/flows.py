@@ -216,6 +216,10 @@ class TrafficMonitor:
         # metrics' totals of what left the tables)
         self.on_remove = []
         self.owners = None          # live: processes.Owners, the rows' a_/b_process
+        # kernel counting (accounting.kernel.TrafficCounter): called as on_route(route,
+        # touched) where a direction gets its route, so that its packets from then on
+        # are counted in the kernel
+        self.on_route = None
 
     def __repr__(self):
         return "TrafficMonitor(%d connections, %d flows)" % (len(self.tcp), len(self.flows))
@@ -399,7 +403,10 @@ class TrafficMonitor:
             routes = self._routes
             if len(routes) >= _ROUTES_MAX:
                 routes.clear()
-            routes.setdefault(route.pack(src, dst, sport, dport), touched)
+            packed = route.pack(src, dst, sport, dport)
+            routes.setdefault(packed, touched)
+            if self.on_route is not None:
+                self.on_route(packed, touched)
 
     def _open(self, key, forward, flags, ts, mac):
         """A connection not seen before: make room, and keep shared objects in its key."""

@@ -23,6 +23,10 @@ counts them as in ring mode.
   (bad checksums, options, extension headers, framing, runts, interfaces that are not
   Ethernet or are new since the last tick) go to the ring, so bad IP is still counted.
 
+* ``-i`` (traffic): the TCP packets of the connections the traffic monitor has routed
+  (``TrafficCounter``): one hash lookup per frame; SYN, FIN and RST, and every other
+  frame, go to the ring.
+
 Wire lengths are the skb's length plus 4 when the kernel stripped a VLAN tag (ring mode
 puts it back); the outgoing copy of a loopback frame is not counted, as in ring mode.
 """
@@ -31,8 +35,8 @@ import time
 
 from ..capture import ebpf
 from ..capture.ebpf import (
-    B, DW, H, HELPER_KTIME_GET_NS, HELPER_MAP_LOOKUP, HELPER_MAP_UPDATE, R0, R1, R2, R3, R4,
-    R6, R7, R8, R9, R10,
+    B, DW, H, HELPER_KTIME_GET_NS, HELPER_MAP_LOOKUP, HELPER_MAP_UPDATE,
+    HELPER_SKB_LOAD_BYTES, R0, R1, R2, R3, R4, R6, R7, R8, R9, R10,
     SKB_IFINDEX, SKB_LEN, SKB_PKT_TYPE, SKB_VLAN_PRESENT, W, Asm,
 )
 from ..capture.ifaces import ARPHRD_LOOPBACK, list_interfaces
@@ -43,7 +47,7 @@ from . import counters
 
 __all__ = ["NotInKernel", "counter_for", "KERNEL_FACILITIES"]
 
-KERNEL_FACILITIES = ("sizes", "general", "detailed", "services", "lan")
+KERNEL_FACILITIES = ("sizes", "general", "detailed", "services", "lan", "traffic")
 _PASS = -1                      # hand the whole frame to the socket (the ring)
 _OUTGOING = 4
 _BINS = 21
@@ -62,10 +66,12 @@ class NotInKernel(Exception):
     """This run needs every frame in userspace (or has no kernel program yet)."""
 
 
-def counter_for(facility, ifname, mtu, link_header, max_entries=65536):
+def counter_for(facility, ifname, mtu, link_header, max_entries=65536, snaplen=1 << 18):
     """The kernel counter for ``facility`` on ``ifname`` (None: every interface)."""
     ifaces = [i for i in list_interfaces() if ifname in (None, i.name)]
     loopbacks = [i.index for i in ifaces if i.arphrd == ARPHRD_LOOPBACK]
+    if facility == "traffic":
+        return TrafficCounter(loopbacks, snaplen, max_entries)
     if facility == "sizes":
         return SizeCounter(mtu + link_header, max(1, mtu // (_BINS - 1)), loopbacks)
     if facility == "detailed":
@@ -732,3 +738,268 @@ class LanCounter(_Counter):
                 e = sink._new(table, self.ifindex, mac, last)
             _add_deltas(e, _STATION_FIELDS, counts, before, last)
         self._bring_packets(frames)
+
+
+_CONN_VALUE = struct.Struct("=4Q5I4x")   # packets, bytes, IP bytes, last; the last
+#                                          packet's flags, window, size; the OR of the
+#                                          flags; frozen
+_PACKETS, _BYTES, _OCTETS, _CONN_LAST = 0, 8, 16, 24
+_CONN_FLAGS, _WIN, _SIZE, _SEEN, _FROZEN = 32, 36, 40, 44, 48
+_CONTROL = 0x07                 # FIN, SYN, RST: what changes a connection's state
+_IFINDEX = struct.Struct("=I")
+
+
+class TrafficCounter(_Counter):
+    """-i: a hash per IP family keyed by one direction of a TCP connection, the bytes
+    that route it in the traffic monitor (addresses and ports as they sit in the
+    frame) and the interface index.  Userspace makes an entry when the monitor routes a
+    direction (its second packet that way, no FIN or RST yet: ``register``); from then
+    on the program counts that direction's packets in it, one lookup per frame, and
+    keeps the last packet's flags, window, size and time: what the monitor's lane keeps.
+
+    Everything else goes to the ring: other protocols, connections without an entry,
+    shapes the lane would not read in place (``shapes.frame``'s conditions are
+    mirrored), and every SYN, FIN and RST.  Such a control packet also freezes both
+    directions' entries, so that from then on the connection's packets reach the
+    monitor in order through the ring (a FIN's acknowledgment must meet its FIN's
+    state).  So every packet the kernel counts came after the ring packets of its
+    direction that made the entry, and before any that came after a freeze; at each
+    read the kernel's last packet is taken where it is later than the ring's (ktime on
+    the epoch's clock), which also puts right a ring packet read after the kernel's
+    newer ones.
+
+    The entries are userspace's to make and delete, never evicted by the kernel: a read
+    drops those of the connections the monitor no longer has (closed, idle, evicted),
+    their last counts joining capture.packets.  The values are shared by every CPU
+    (atomic adds), so that a freeze is seen everywhere."""
+
+    def __init__(self, loopbacks, snaplen, max_entries):
+        _Counter.__init__(self)
+        entries = max(1024, 2 * max_entries)
+        self.v4 = ebpf.Map(ebpf.MAP_HASH, 16, _CONN_VALUE.size, entries, "iptraf_tcp4",
+                           ebpf.MAP_NO_PREALLOC)
+        self.maps.append(self.v4)
+        self.v6 = ebpf.Map(ebpf.MAP_HASH, 40, _CONN_VALUE.size, entries, "iptraf_tcp6",
+                           ebpf.MAP_NO_PREALLOC)
+        self.maps.append(self.v6)
+        self._entries = {}          # key -> [touched, packets, bytes, IP bytes brought in]
+        self._gone = 0              # packets of the entries dropped
+        self.full = 0               # directions the maps had no room for (on the ring)
+        self._ethernet = {}         # ifindex -> whether the program reads its frames
+        self._epoch = int(time.time() * 1e9) - int(time.monotonic() * 1e9)
+        self._load(self._code(loopbacks, snaplen), "iptraf_traffic")
+
+    def bind(self, sink, monitor):
+        _Counter.bind(self, sink, monitor)
+        sink.on_route = self.register
+
+    def _code(self, loopbacks, snaplen):
+        a = Asm()
+        a.alu("mov", R6, Asm.reg(R1))
+        _direction(a, loopbacks, R8)                # only for the loopback skip
+        a.ldx(W, R7, R6, SKB_LEN)
+        a.jmp("jlt", R7, 54, "pass")
+        a.ld_abs(H, 12)
+        a.jmp("jeq", R0, 0x86DD, "ipv6")
+        a.jmp("jne", R0, 0x0800, "pass")
+        # R8: the IP header's length of its payload; R7: the frame's (then IP bytes)
+        a.ld_abs(B, 14)
+        a.jmp("jne", R0, 0x45, "pass")
+        a.ld_abs(B, 23)
+        a.jmp("jne", R0, 6, "pass")
+        a.ld_abs(H, 20)
+        a.alu("and", R0, 0x3FFF)
+        a.jmp("jne", R0, 0, "pass")                 # a fragment
+        a.ld_abs(H, 16)
+        a.jmp("jlt", R0, 40, "pass")
+        a.alu("mov", R1, Asm.reg(R7))
+        a.alu("sub", R1, 14)
+        a.jmp("jgt", R0, Asm.reg(R1), "pass")       # longer than the frame
+        a.alu("mov", R8, Asm.reg(R0))
+        a.alu("mov", R9, Asm.reg(R0))
+        a.alu("sub", R8, 20)
+        _whole_tcp_header(a, 34, snaplen)
+        a.alu("mov", R7, Asm.reg(R9))
+        a.ld_abs(H, 46)
+        a.alu("mov", R9, Asm.reg(R0))               # data offset and flags
+        self._count(a, "ipv4", self.v4, 26, 12, 48)
+        a.label("ipv6")
+        a.jmp("jlt", R7, 74, "pass")
+        a.ld_abs(B, 14)
+        a.alu("rsh", R0, 4)
+        a.jmp("jne", R0, 6, "pass")
+        a.ld_abs(B, 20)
+        a.jmp("jne", R0, 6, "pass")                 # extension headers: the decoder's
+        a.ld_abs(H, 18)
+        a.jmp("jlt", R0, 20, "pass")
+        a.alu("mov", R1, Asm.reg(R7))
+        a.alu("sub", R1, 54)
+        a.jmp("jgt", R0, Asm.reg(R1), "pass")
+        a.alu("mov", R8, Asm.reg(R0))
+        _whole_tcp_header(a, 54, snaplen)
+        a.alu("mov", R7, Asm.reg(R8))
+        a.alu("add", R7, 40)
+        a.ld_abs(H, 66)
+        a.alu("mov", R9, Asm.reg(R0))
+        self._count(a, "ipv6", self.v6, 22, 36, 68)
+        a.label("skip")
+        _ret(a, 0)
+        a.label("pass")
+        _ret(a, _PASS)
+        return a.code()
+
+    @staticmethod
+    def _count(a, tag, bpf_map, at, size, window):
+        """The key (``size`` bytes of addresses and ports from ``at``, then the
+        interface index) on the stack's top; a packet with an entry not frozen counted
+        in it, a control packet freezing both directions' entries.  R7: its IP bytes,
+        R9: TCP's data offset and flags."""
+        length = bpf_map.key_size
+        a.alu("mov", R1, Asm.reg(R6))
+        a.alu("mov", R2, at)
+        a.alu("mov", R3, Asm.reg(R10))
+        a.alu("add", R3, -length)
+        a.alu("mov", R4, size)
+        a.call(HELPER_SKB_LOAD_BYTES)
+        a.jmp("jne", R0, 0, "pass")
+        a.ldx(W, R1, R6, SKB_IFINDEX)
+        a.stx(W, R10, -4, R1)
+        a.jmp("jset", R9, _CONTROL, tag + "_control")
+        _lookup_key(a, bpf_map, -length, "pass")
+        a.ldx(W, R1, R0, _FROZEN)
+        a.jmp("jne", R1, 0, "pass")
+        a.alu("mov", R8, Asm.reg(R0))
+        a.alu("mov", R1, 1)
+        a.atomic_add(DW, R8, _PACKETS, R1)
+        a.atomic_add(DW, R8, _OCTETS, R7)
+        _wire_length(a, R7)
+        a.atomic_add(DW, R8, _BYTES, R7)
+        a.stx(W, R8, _SIZE, R7)
+        a.alu("and", R9, 0x0FFF)
+        a.stx(W, R8, _CONN_FLAGS, R9)
+        a.ldx(W, R1, R8, _SEEN)
+        a.alu("or", R1, Asm.reg(R9))
+        a.stx(W, R8, _SEEN, R1)
+        a.ld_abs(H, window)
+        a.stx(W, R8, _WIN, R0)
+        a.call(HELPER_KTIME_GET_NS)
+        a.stx(DW, R8, _CONN_LAST, R0)
+        a.goto("skip")
+        # a SYN, FIN or RST: both directions frozen (the other's key below this one's:
+        # addresses and ports swapped, in aligned moves)
+        a.label(tag + "_control")
+        _lookup_key(a, bpf_map, -length, tag + "_reverse")
+        a.st(W, R0, _FROZEN, 1)
+        a.label(tag + "_reverse")
+        _reverse_key(a, length)
+        _lookup_key(a, bpf_map, -2 * length, "pass")
+        a.st(W, R0, _FROZEN, 1)
+        a.goto("pass")
+
+    def register(self, route, touched):
+        """The monitor routed a direction (``route``: its addresses and ports as they
+        sit in the frame; ``touched``: (key, connection, half, ifindex)): its entry is
+        made, unless it has one (never remade: the kernel may have frozen it)."""
+        ifindex = touched[3]
+        ethernet = self._ethernet.get(ifindex)
+        if ethernet is None:
+            ethernet = self._ethernet[ifindex] = any(
+                i.index == ifindex and i.linktype == 1 for i in list_interfaces())
+        if not ethernet:
+            return
+        key = route + _IFINDEX.pack(ifindex)
+        kept = self._entries.get(key)
+        if kept is not None:
+            if kept[0][1] is touched[1]:
+                return
+            self._drop(key, self._map(key).lookup(key))   # a connection that is gone
+        try:
+            self._map(key).update(key, bytes(_CONN_VALUE.size))
+        except ebpf.BpfError:
+            self.full += 1          # no room: this direction stays on the ring
+            return
+        self._entries[key] = [touched, 0, 0, 0]
+
+    def _map(self, key):
+        return self.v4 if len(key) == 16 else self.v6
+
+    def _drop(self, key, value):
+        """An entry whose connection the monitor removed: its last packets join the
+        count of frames, the entry goes."""
+        del self._entries[key]
+        if value is not None:
+            self._gone += _CONN_VALUE.unpack(value)[0]
+        try:
+            self._map(key).delete(key)
+        except ebpf.BpfError:
+            pass                    # already gone
+
+    def sync(self):
+        tcp = self.sink.tcp
+        values = dict(self.v4.items())
+        values.update(self.v6.items())
+        epoch = self._epoch
+        frames = 0
+        for key, kept in list(self._entries.items()):
+            value = values.get(key)
+            touched = kept[0]
+            if value is None or tcp.get(touched[0]) is not touched[1]:
+                self._drop(key, value)
+                continue
+            packets, nbytes, octets, last, flags, win, size, seen, _ = _CONN_VALUE.unpack(
+                value)
+            frames += packets
+            if not packets:
+                continue
+            half = touched[2]
+            if packets != kept[1]:
+                half.packets += packets - kept[1]
+                half.bytes += nbytes - kept[2]
+                half.octets += octets - kept[3]
+                half.seen |= seen
+                kept[1], kept[2], kept[3] = packets, nbytes, octets
+            last += epoch
+            if half.last is None or last > half.last:
+                half.last = last
+                half.flags = flags
+                half.win = win
+                half.size = size
+        self._bring_packets(self._gone + frames)
+
+
+def _whole_tcp_header(a, l4, snaplen):
+    """To the ring unless a whole TCP header of a sane data offset fits the IP payload
+    (R8, its length) and the frame (R7) as captured: shapes.frame's conditions."""
+    a.ld_abs(B, l4 + 12)
+    a.alu("rsh", R0, 4)
+    a.alu("lsh", R0, 2)
+    a.jmp("jlt", R0, 20, "pass")
+    a.jmp("jgt", R0, Asm.reg(R8), "pass")
+    a.alu("add", R0, l4)
+    a.jmp("jgt", R0, Asm.reg(R7), "pass")
+    a.jmp("jgt", R0, snaplen, "pass")
+
+
+def _reverse_key(a, length):
+    """The other direction's key, at R10 - 2 * ``length``, from this one's at R10 -
+    ``length``: the addresses swapped, the ports swapped, the interface index kept
+    (aligned moves through R1)."""
+    addr = (length - 8) // 2
+    width, step = (DW, 8) if addr % 8 == 0 else (W, 4)
+    moves = [(off, addr + off, width) for off in range(0, addr, step)]
+    moves += [(addr + off, off, width) for off in range(0, addr, step)]
+    moves += [(2 * addr, 2 * addr + 2, H), (2 * addr + 2, 2 * addr, H),
+              (2 * addr + 4, 2 * addr + 4, W)]
+    for src, dst, size in moves:
+        a.ldx(size, R1, R10, src - length)
+        a.stx(size, R10, dst - 2 * length, R1)
+
+
+def _lookup_key(a, bpf_map, at, missing):
+    """R0 = the map's value under the key already at R10 + ``at``; to ``missing`` if
+    none."""
+    a.alu("mov", R2, Asm.reg(R10))
+    a.alu("add", R2, at)
+    a.ld_map(R1, bpf_map)
+    a.call(HELPER_MAP_LOOKUP)
+    a.jmp("jeq", R0, 0, missing)

@@ -26,7 +26,8 @@ import struct
 
 __all__ = ["BpfError", "BpfUnavailable", "Map", "Program", "Asm", "bpf", "possible_cpus",
            "MAP_HASH", "MAP_ARRAY", "MAP_PERCPU_HASH", "MAP_PERCPU_ARRAY", "MAP_LRU_HASH",
-           "MAP_LRU_PERCPU_HASH", "HELPER_MAP_UPDATE",
+           "MAP_LRU_PERCPU_HASH", "MAP_NO_PREALLOC", "HELPER_MAP_UPDATE",
+           "HELPER_SKB_LOAD_BYTES",
            "R0", "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9", "R10",
            "B", "H", "W", "DW", "SKB_LEN", "SKB_PKT_TYPE", "SKB_PROTOCOL",
            "SKB_VLAN_PRESENT", "SKB_IFINDEX", "HELPER_MAP_LOOKUP", "HELPER_KTIME_GET_NS"]
@@ -41,6 +42,7 @@ _MAP_CREATE, _MAP_LOOKUP, _MAP_UPDATE, _MAP_DELETE, _MAP_NEXT_KEY, _PROG_LOAD = 
 _MAP_LOOKUP_BATCH = 24
 MAP_HASH, MAP_ARRAY, MAP_PERCPU_HASH, MAP_PERCPU_ARRAY, MAP_LRU_HASH = 1, 2, 5, 6, 9
 MAP_LRU_PERCPU_HASH = 10
+MAP_NO_PREALLOC = 1             # a hash map's flag: entries allocated as they are made
 _PERCPU = frozenset((MAP_PERCPU_HASH, MAP_PERCPU_ARRAY, MAP_LRU_PERCPU_HASH))
 _PROG_SOCKET_FILTER = 1
 _PSEUDO_MAP_FD = 1
@@ -48,13 +50,14 @@ SO_ATTACH_BPF = 50
 HELPER_MAP_LOOKUP = 1
 HELPER_MAP_UPDATE = 2
 HELPER_KTIME_GET_NS = 5
+HELPER_SKB_LOAD_BYTES = 26
 # struct __sk_buff: the fields a socket filter reads
 SKB_LEN, SKB_PKT_TYPE, SKB_PROTOCOL, SKB_VLAN_PRESENT, SKB_IFINDEX = 0, 4, 16, 20, 40
 
 R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10 = range(11)
 B, H, W, DW = 0x10, 0x08, 0x00, 0x18             # sizes
 _LD, _LDX, _ST, _STX, _ALU64, _JMP = 0x00, 0x01, 0x02, 0x03, 0x07, 0x05
-_ABS, _MEM, _IMM = 0x20, 0x60, 0x00
+_ABS, _MEM, _IMM, _ATOMIC = 0x20, 0x60, 0x00, 0xc0
 _K, _X = 0x00, 0x08
 _ALU_OPS = {"add": 0x00, "sub": 0x10, "mul": 0x20, "div": 0x30, "or": 0x40, "and": 0x50,
             "lsh": 0x60, "rsh": 0x70, "mod": 0x90, "xor": 0xa0, "mov": 0xb0}
@@ -155,13 +158,13 @@ class Map(_Descriptor):
     """One BPF map.  Keys and values are bytes; a per-CPU map's ``lookup`` and ``items``
     give a list of one value per possible CPU."""
 
-    def __init__(self, map_type, key_size, value_size, max_entries, name=""):
+    def __init__(self, map_type, key_size, value_size, max_entries, name="", flags=0):
         self.map_type, self.key_size, self.value_size = map_type, key_size, value_size
         self.max_entries = max_entries
         self.percpu = map_type in _PERCPU
         self.cpus = possible_cpus() if self.percpu else 1
         self._slot = (value_size + 7) // 8 * 8 if self.percpu else value_size
-        attr = _attr(_MAP_ATTR, map_type, key_size, value_size, max_entries, 0, 0, 0,
+        attr = _attr(_MAP_ATTR, map_type, key_size, value_size, max_entries, flags, 0, 0,
                      name.encode()[:15])
         self.fd = bpf(_MAP_CREATE, attr, "cannot create a BPF map (type %d)" % map_type)
         self._batch = True
@@ -314,7 +317,9 @@ class Asm:
     written ``Asm.reg(n)``), ``jmp(op, dst, src_or_imm, label)``, ``ld_abs(size, off)``
     (R0 = the packet's bytes at ``off``, network order; R6 must hold the context),
     ``ldx(size, dst, src, off)``, ``stx(size, dst, off, src)``, ``st(size, dst, off,
-    imm)``, ``ld_map(dst, map)``, ``call(helper)``, ``exit()``, ``label(name)``.
+    imm)``, ``atomic_add(size, dst, off, src)`` (``*(dst + off) += src`` as one atomic
+    step, for a value other CPUs update too), ``ld_map(dst, map)``, ``call(helper)``,
+    ``exit()``, ``label(name)``.
     """
 
     class reg(int):
@@ -361,6 +366,9 @@ class Asm:
 
     def st(self, size, dst, off, imm):
         self._emit(_ST | _MEM | size, dst, 0, off, imm)
+
+    def atomic_add(self, size, dst, off, src):
+        self._emit(_STX | _ATOMIC | size, dst, src, off, 0)     # imm BPF_ADD
 
     def ld_map(self, dst, bpf_map):
         self._emit(_LD | _IMM | DW, dst, _PSEUDO_MAP_FD, 0, bpf_map.fd)

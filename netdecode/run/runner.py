@@ -200,7 +200,7 @@ class Run:
             try:
                 counter = kernel_counters.counter_for(
                     self.facility, ifname, _mtu(self.iface), link_header,
-                    self.options(None).max_entries)
+                    self.options(None).max_entries, args.snaplen)
                 cap = _open_live(args, ifname, counter, mode="ring")
                 self.kernel = counter
                 return cap
