@@ -45,6 +45,20 @@ class AssemblerTest(unittest.TestCase):
         self.assertEqual(a.code().hex(), "bf16000000000000" "1500010000080000"
                          "280000000c000000" "b7000000ffffffff" "9500000000000000")
 
+    def test_32_bit_forms_indirect_loads_and_byte_swaps(self):
+        a = Asm()
+        a.alu32("mov", ebpf.R0, 0xFFFFFFFF)         # b4 00 0000 ffffffff
+        a.alu32("div", ebpf.R0, Asm.reg(ebpf.R7))   # 3c 70 0000 00000000
+        a.alu32("neg", ebpf.R0, 0)                  # 84 00 0000 00000000
+        a.jmp32("jeq", ebpf.R0, 0xFFFFFFFF, "out")  # 16 00 0300 ffffffff
+        a.jmp32("jgt", ebpf.R0, Asm.reg(ebpf.R7), "out")    # 2e 70 0200 00000000
+        a.ld_ind(ebpf.H, ebpf.R7, 14)               # 48 70 0000 0e000000
+        a.endian(ebpf.R0, 16)                       # dc 00 0000 10000000
+        a.label("out")
+        self.assertEqual(a.code().hex(), "b4000000ffffffff" "3c70000000000000"
+                         "8400000000000000" "16000300ffffffff" "2e70020000000000"
+                         "487000000e000000" "dc00000010000000")
+
     def test_a_map_is_a_16_byte_load_with_the_pseudo_fd(self):
         a = Asm()
         a.ld_map(ebpf.R1, mock.Mock(fd=7))
