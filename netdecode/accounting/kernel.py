@@ -27,6 +27,11 @@ counts them as in ring mode.
   (``TrafficCounter``): one hash lookup per frame; SYN, FIN and RST, and every other
   frame, go to the ring.
 
+With ``-F``, every program begins with the filter's classic program translated to eBPF
+(``filter.extended``): a frame it rejects returns 0 there, counted nowhere, as the
+frames SO_ATTACH_FILTER turns away in ring mode never reach us; the program goes on with
+the frames it accepts.
+
 Wire lengths are the skb's length plus 4 when the kernel stripped a VLAN tag (ring mode
 puts it back); the outgoing copy of a loopback frame is not counted, as in ring mode.
 """
@@ -43,6 +48,7 @@ from ..capture.ifaces import ARPHRD_LOOPBACK, list_interfaces
 from ..decoding.ip import IPPROTO_DECODERS
 from ..decoding.link import ETHERTYPE_DECODERS
 from ..decoding.transport import UDP_TUNNEL_PORTS
+from ..filter import extended
 from . import counters
 
 __all__ = ["NotInKernel", "counter_for", "KERNEL_FACILITIES"]
@@ -66,28 +72,38 @@ class NotInKernel(Exception):
     """This run needs every frame in userspace (or has no kernel program yet)."""
 
 
-def counter_for(facility, ifname, mtu, link_header, max_entries=65536, snaplen=1 << 18):
-    """The kernel counter for ``facility`` on ``ifname`` (None: every interface)."""
+def counter_for(facility, ifname, mtu, link_header, max_entries=65536, prefilter=None,
+                snaplen=1 << 18):
+    """The kernel counter for ``facility`` on ``ifname`` (None: every interface);
+    ``prefilter``: -F's classic program (a filter.Program, compiled for the interface's
+    link type, live), run before the counting, or None; ``snaplen``: what the ring keeps
+    of a frame."""
+    if prefilter is not None:
+        try:
+            extended.check(prefilter)
+        except extended.NotTranslatable as e:
+            raise NotInKernel(str(e))
     ifaces = [i for i in list_interfaces() if ifname in (None, i.name)]
     loopbacks = [i.index for i in ifaces if i.arphrd == ARPHRD_LOOPBACK]
     if facility == "traffic":
-        return TrafficCounter(loopbacks, snaplen, max_entries)
+        return TrafficCounter(loopbacks, snaplen, max_entries, prefilter)
     if facility == "sizes":
-        return SizeCounter(mtu + link_header, max(1, mtu // (_BINS - 1)), loopbacks)
+        return SizeCounter(mtu + link_header, max(1, mtu // (_BINS - 1)), loopbacks,
+                           prefilter)
     if facility == "detailed":
         if any(i.linktype != 1 for i in ifaces):
             raise NotInKernel("the kernel program reads Ethernet frames only")
-        return DetailedCounter(loopbacks)
+        return DetailedCounter(loopbacks, prefilter)
     if facility == "services":
         if any(i.linktype != 1 for i in ifaces):
             raise NotInKernel("the kernel program reads Ethernet frames only")
-        return ServiceCounter(loopbacks, max_entries)
+        return ServiceCounter(loopbacks, max_entries, prefilter)
     if facility == "lan":
         if ifname is None or len(ifaces) != 1 or ifaces[0].linktype != 1:
             raise NotInKernel("the kernel program reads one Ethernet interface")
-        return LanCounter(ifaces[0].index, loopbacks, max_entries)
+        return LanCounter(ifaces[0].index, loopbacks, max_entries, prefilter)
     if facility == "general":
-        return GeneralCounter(ifname)
+        return GeneralCounter(ifname, prefilter)
     raise NotInKernel("the %s facility has no kernel program yet" % facility)
 
 
@@ -216,14 +232,24 @@ def _pass_walked(a):
 class _Counter(object):
     """What every kernel counter shares: the program, its maps, closing them."""
 
-    def __init__(self):
+    def __init__(self, prefilter):
         self.maps = []
         self.program = None
+        self.prefilter = prefilter
         self.sink = self.monitor = None
         self.kernel_packets = 0
 
     def __repr__(self):
         return "%s(%r)" % (type(self).__name__, self.program)
+
+    def _start(self):
+        """Every program's beginning: R6 = the context, then -F's filter, if any (a
+        frame it rejects returns 0: counted nowhere)."""
+        a = Asm()
+        a.alu("mov", R6, Asm.reg(R1))
+        if self.prefilter is not None:
+            extended.emit(a, self.prefilter)
+        return a
 
     def _load(self, code, name):
         try:
@@ -302,8 +328,8 @@ class _Counter(object):
 class SizeCounter(_Counter):
     """-z: a per-CPU array of three values (unknown, in, out direction)."""
 
-    def __init__(self, top, width, loopbacks):
-        _Counter.__init__(self)
+    def __init__(self, top, width, loopbacks, prefilter=None):
+        _Counter.__init__(self, prefilter)
         self.top, self.width = top, width
         self.map = ebpf.Map(ebpf.MAP_PERCPU_ARRAY, 4, _SIZE_VALUE.size, 3, "iptraf_sizes")
         self.maps.append(self.map)
@@ -311,8 +337,7 @@ class SizeCounter(_Counter):
         self._load(self._code(loopbacks), "iptraf_sizes")
 
     def _code(self, loopbacks):
-        a = Asm()
-        a.alu("mov", R6, Asm.reg(R1))
+        a = self._start()
         _direction(a, loopbacks, R9)
         _lookup(a, self.map, R9, "skip")
         a.alu("mov", R8, Asm.reg(R0))
@@ -363,8 +388,8 @@ class GeneralCounter(_Counter):
     """-g: a per-CPU hash of per-interface values; interfaces it has no entry for yet
     are passed to the ring (and get one at the next tick)."""
 
-    def __init__(self, ifname):
-        _Counter.__init__(self)
+    def __init__(self, ifname, prefilter=None):
+        _Counter.__init__(self, prefilter)
         self.ifname = ifname
         self.map = ebpf.Map(ebpf.MAP_PERCPU_HASH, 4, _IF_VALUE.size, 4096, "iptraf_ifaces")
         self.maps.append(self.map)
@@ -386,8 +411,7 @@ class GeneralCounter(_Counter):
             self._known.add(i.index)
 
     def _code(self):
-        a = Asm()
-        a.alu("mov", R6, Asm.reg(R1))
+        a = self._start()
         a.ldx(W, R7, R6, SKB_IFINDEX)
         _lookup(a, self.map, R7, "pass")
         a.alu("mov", R8, Asm.reg(R0))
@@ -454,8 +478,8 @@ class DetailedCounter(_Counter):
     packets and bytes pair: one lookup per frame.  Checksum errors, options and what
     the decoder must walk go to the ring, where DetailedStats counts them itself."""
 
-    def __init__(self, loopbacks):
-        _Counter.__init__(self)
+    def __init__(self, loopbacks, prefilter=None):
+        _Counter.__init__(self, prefilter)
         cells = 3 * counters._GROUP
         self.map = ebpf.Map(ebpf.MAP_PERCPU_ARRAY, 4, 16, cells, "iptraf_detail")
         self.maps.append(self.map)
@@ -464,8 +488,7 @@ class DetailedCounter(_Counter):
         self._load(self._code(loopbacks), "iptraf_detailed")
 
     def _code(self, loopbacks):
-        a = Asm()
-        a.alu("mov", R6, Asm.reg(R1))
+        a = self._start()
         _direction(a, loopbacks, R8)
         _classify(a)
         for family, kinds, other in (("ipv4", counters._KIND_IPV4, counters._OTHER_IPV4),
@@ -533,8 +556,8 @@ class ServiceCounter(_Counter):
     the table's own eviction comes first; what the kernel evicts between two reads is
     lost and counted in ``evicted``."""
 
-    def __init__(self, loopbacks, max_entries):
-        _Counter.__init__(self)
+    def __init__(self, loopbacks, max_entries, prefilter=None):
+        _Counter.__init__(self, prefilter)
         self.map = ebpf.Map(ebpf.MAP_LRU_PERCPU_HASH, 4, _SERVICE_VALUE.size,
                             _lru_entries(max_entries, _SERVICE_VALUE.size), "iptraf_services")
         self.maps.append(self.map)
@@ -546,8 +569,7 @@ class ServiceCounter(_Counter):
         self._load(self._code(loopbacks), "iptraf_services")
 
     def _code(self, loopbacks):
-        a = Asm()
-        a.alu("mov", R6, Asm.reg(R1))
+        a = self._start()
         _direction(a, loopbacks, R8)                # only for the loopback skip
         _classify(a)
         for family, l4, length in (("ipv4", 34, 16), ("ipv6", 54, 18)):
@@ -677,8 +699,8 @@ class LanCounter(_Counter):
     the rest (802.3, framing ethertypes, runts) go to the ring.  The LRU holds twice the
     table's bound; a station the kernel evicts between two reads counts in ``evicted``."""
 
-    def __init__(self, ifindex, loopbacks, max_entries):
-        _Counter.__init__(self)
+    def __init__(self, ifindex, loopbacks, max_entries, prefilter=None):
+        _Counter.__init__(self, prefilter)
         self.ifindex = ifindex
         self.map = ebpf.Map(ebpf.MAP_LRU_PERCPU_HASH, 8, _STATION_VALUE.size,
                             _lru_entries(max_entries, _STATION_VALUE.size), "iptraf_lan")
@@ -689,8 +711,7 @@ class LanCounter(_Counter):
         self._load(self._code(loopbacks), "iptraf_lan")
 
     def _code(self, loopbacks):
-        a = Asm()
-        a.alu("mov", R6, Asm.reg(R1))
+        a = self._start()
         _direction(a, loopbacks, R8)
         a.ldx(W, R7, R6, SKB_LEN)
         a.jmp("jlt", R7, 14, "pass")
@@ -773,8 +794,8 @@ class TrafficCounter(_Counter):
     their last counts joining capture.packets.  The values are shared by every CPU
     (atomic adds), so that a freeze is seen everywhere."""
 
-    def __init__(self, loopbacks, snaplen, max_entries):
-        _Counter.__init__(self)
+    def __init__(self, loopbacks, snaplen, max_entries, prefilter=None):
+        _Counter.__init__(self, prefilter)
         entries = max(1024, 2 * max_entries)
         self.v4 = ebpf.Map(ebpf.MAP_HASH, 16, _CONN_VALUE.size, entries, "iptraf_tcp4",
                            ebpf.MAP_NO_PREALLOC)
@@ -794,8 +815,7 @@ class TrafficCounter(_Counter):
         sink.on_route = self.register
 
     def _code(self, loopbacks, snaplen):
-        a = Asm()
-        a.alu("mov", R6, Asm.reg(R1))
+        a = self._start()
         _direction(a, loopbacks, R8)                # only for the loopback skip
         a.ldx(W, R7, R6, SKB_LEN)
         a.jmp("jlt", R7, 54, "pass")

@@ -13,7 +13,9 @@ programs, and a small assembler to write them.
   lines.  ``attach(sock)`` sets SO_ATTACH_BPF on a socket.
 * ``Asm`` assembles instructions (``struct.pack('<BBhi', code, src << 4 | dst, off,
   imm)``; a map's fd is a 16-byte ld_imm64 with src BPF_PSEUDO_MAP_FD) with named
-  jump targets.
+  jump targets: 64-bit ALU and jumps, and their 32-bit forms (BPF_ALU, BPF_JMP32 of
+  kernel 5.1, which compare the low halves: the immediate is not sign-extended into
+  the test) for classic BPF's 32-bit registers.
 
 Every fd is closed by ``close()`` (maps and programs are context managers too).
 """
@@ -29,8 +31,10 @@ __all__ = ["BpfError", "BpfUnavailable", "Map", "Program", "Asm", "bpf", "possib
            "MAP_LRU_PERCPU_HASH", "MAP_NO_PREALLOC", "HELPER_MAP_UPDATE",
            "HELPER_SKB_LOAD_BYTES",
            "R0", "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9", "R10",
-           "B", "H", "W", "DW", "SKB_LEN", "SKB_PKT_TYPE", "SKB_PROTOCOL",
-           "SKB_VLAN_PRESENT", "SKB_IFINDEX", "HELPER_MAP_LOOKUP", "HELPER_KTIME_GET_NS"]
+           "B", "H", "W", "DW", "SKB_LEN", "SKB_PKT_TYPE", "SKB_MARK", "SKB_QUEUE_MAPPING",
+           "SKB_PROTOCOL", "SKB_VLAN_PRESENT", "SKB_VLAN_TCI", "SKB_VLAN_PROTO",
+           "SKB_IFINDEX", "SKB_HASH", "HELPER_MAP_LOOKUP", "HELPER_KTIME_GET_NS",
+           "HELPER_GET_PRANDOM_U32", "HELPER_GET_SMP_PROCESSOR_ID"]
 
 # bpf(2) per architecture (arch/*/entry/syscalls, include/uapi/asm-generic/unistd.h)
 _SYSCALLS = {"x86_64": 321, "aarch64": 280, "arm64": 280, "armv7l": 386, "armv6l": 386,
@@ -39,6 +43,7 @@ _SYSCALLS = {"x86_64": 321, "aarch64": 280, "arm64": 280, "armv7l": 386, "armv6l
 
 # linux/bpf.h
 _MAP_CREATE, _MAP_LOOKUP, _MAP_UPDATE, _MAP_DELETE, _MAP_NEXT_KEY, _PROG_LOAD = range(6)
+_PROG_TEST_RUN = 10
 _MAP_LOOKUP_BATCH = 24
 MAP_HASH, MAP_ARRAY, MAP_PERCPU_HASH, MAP_PERCPU_ARRAY, MAP_LRU_HASH = 1, 2, 5, 6, 9
 MAP_LRU_PERCPU_HASH = 10
@@ -50,17 +55,22 @@ SO_ATTACH_BPF = 50
 HELPER_MAP_LOOKUP = 1
 HELPER_MAP_UPDATE = 2
 HELPER_KTIME_GET_NS = 5
+HELPER_GET_PRANDOM_U32 = 7
+HELPER_GET_SMP_PROCESSOR_ID = 8
 HELPER_SKB_LOAD_BYTES = 26
-# struct __sk_buff: the fields a socket filter reads
-SKB_LEN, SKB_PKT_TYPE, SKB_PROTOCOL, SKB_VLAN_PRESENT, SKB_IFINDEX = 0, 4, 16, 20, 40
+# struct __sk_buff: the fields a socket filter reads (protocol and vlan_proto in network
+# order)
+SKB_LEN, SKB_PKT_TYPE, SKB_MARK, SKB_QUEUE_MAPPING, SKB_PROTOCOL = 0, 4, 8, 12, 16
+SKB_VLAN_PRESENT, SKB_VLAN_TCI, SKB_VLAN_PROTO, SKB_IFINDEX, SKB_HASH = 20, 24, 28, 40, 68
 
 R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10 = range(11)
 B, H, W, DW = 0x10, 0x08, 0x00, 0x18             # sizes
-_LD, _LDX, _ST, _STX, _ALU64, _JMP = 0x00, 0x01, 0x02, 0x03, 0x07, 0x05
-_ABS, _MEM, _IMM, _ATOMIC = 0x20, 0x60, 0x00, 0xc0
+_LD, _LDX, _ST, _STX, _ALU, _JMP, _JMP32, _ALU64 = range(8)
+_ABS, _IND, _MEM, _IMM, _ATOMIC = 0x20, 0x40, 0x60, 0x00, 0xc0
 _K, _X = 0x00, 0x08
 _ALU_OPS = {"add": 0x00, "sub": 0x10, "mul": 0x20, "div": 0x30, "or": 0x40, "and": 0x50,
-            "lsh": 0x60, "rsh": 0x70, "mod": 0x90, "xor": 0xa0, "mov": 0xb0}
+            "lsh": 0x60, "rsh": 0x70, "neg": 0x80, "mod": 0x90, "xor": 0xa0, "mov": 0xb0}
+_END, _TO_BE = 0xd0, 0x08
 _JMP_OPS = {"ja": 0x00, "jeq": 0x10, "jgt": 0x20, "jge": 0x30, "jset": 0x40, "jne": 0x50,
             "jlt": 0xa0, "jle": 0xb0}
 _CALL, _EXIT = 0x80, 0x90
@@ -70,6 +80,7 @@ _MAP_ATTR = struct.Struct("=IIIIIII16s")
 _ELEM_ATTR = struct.Struct("=IIQQQ")
 _BATCH_ATTR = struct.Struct("=QQQQIIQQ")
 _PROG_ATTR = struct.Struct("=IIQQIIQII16s")
+_TEST_ATTR = struct.Struct("=IIIIQQIIIIQQIII")
 _ATTR_SIZE = 128
 _LOG_BYTES = 1 << 20
 _LOG_LINES = 6
@@ -304,6 +315,23 @@ class Program(_Descriptor):
         """SO_ATTACH_BPF on ``sock``: from now on the program decides what it receives."""
         sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_BPF, struct.pack("i", self.fd))
 
+    def test_run(self, data):
+        """The program's return value on ``data``, run once by the kernel
+        (BPF_PROG_TEST_RUN).  The kernel takes ``data`` as an Ethernet frame and pulls
+        its 14-byte header off before a socket filter runs (as the IP stack would), so
+        the program sees ``data[14:]``, with skb->protocol and the packet type from that
+        header; ``data`` is at least 14 bytes."""
+        buf = ctypes.create_string_buffer(bytes(data), len(data))
+        attr = _attr(_TEST_ATTR, self.fd, 0, len(data), 0, _address(buf), 0, 1, 0, 0, 0,
+                     0, 0, 0, 0, 0)
+        bpf(_PROG_TEST_RUN, attr, "BPF_PROG_TEST_RUN")
+        return struct.unpack_from("=I", attr, 4)[0]
+
+
+def _signed32(imm):
+    """An immediate given as u32 (0xFFFFFFFF) as the instruction's signed field holds it."""
+    return imm - (1 << 32) if imm >= 1 << 31 else imm
+
 
 def _tail(log):
     lines = [line for line in log.decode("utf-8", "replace").splitlines() if line.strip()]
@@ -314,8 +342,13 @@ class Asm:
     """Instructions in order, jumps to named labels resolved by ``code()``.
 
     ``alu(op, dst, src_or_imm)`` (an int immediate, or ``("r", reg)`` for a register:
-    written ``Asm.reg(n)``), ``jmp(op, dst, src_or_imm, label)``, ``ld_abs(size, off)``
-    (R0 = the packet's bytes at ``off``, network order; R6 must hold the context),
+    written ``Asm.reg(n)``; ``neg`` takes 0), ``jmp(op, dst, src_or_imm, label)``,
+    ``alu32`` and ``jmp32`` (the same on the low 32 bits, an ALU result zero-extended;
+    their immediate may be given as an unsigned 32-bit number), ``endian(dst, bits)``
+    (dst = the low ``bits`` of dst from network order to host order, zero-extended),
+    ``ld_abs(size, off)`` (R0 = the packet's bytes at ``off``, network order; R6 must
+    hold the context; out of the packet, the program ends returning 0; R1-R5 are
+    clobbered), ``ld_ind(size, src, off)`` (the same at ``src`` + ``off``),
     ``ldx(size, dst, src, off)``, ``stx(size, dst, off, src)``, ``st(size, dst, off,
     imm)``, ``atomic_add(size, dst, off, src)`` (``*(dst + off) += src`` as one atomic
     step, for a value other CPUs update too), ``ld_map(dst, map)``, ``call(helper)``,
@@ -352,11 +385,29 @@ class Asm:
         else:
             self._emit(_JMP | _JMP_OPS[op] | _K, dst, 0, target, operand)
 
+    def alu32(self, op, dst, operand):
+        if isinstance(operand, Asm.reg):
+            self._emit(_ALU | _ALU_OPS[op] | _X, dst, int(operand))
+        else:
+            self._emit(_ALU | _ALU_OPS[op] | _K, dst, 0, 0, _signed32(operand))
+
+    def jmp32(self, op, dst, operand, target):
+        if isinstance(operand, Asm.reg):
+            self._emit(_JMP32 | _JMP_OPS[op] | _X, dst, int(operand), target, 0)
+        else:
+            self._emit(_JMP32 | _JMP_OPS[op] | _K, dst, 0, target, _signed32(operand))
+
+    def endian(self, dst, bits):
+        self._emit(_ALU | _END | _TO_BE, dst, 0, 0, bits)
+
     def goto(self, target):
         self._emit(_JMP | _JMP_OPS["ja"], 0, 0, target)
 
     def ld_abs(self, size, off):
         self._emit(_LD | _ABS | size, 0, 0, 0, off)
+
+    def ld_ind(self, size, src, off):
+        self._emit(_LD | _IND | size, 0, src, 0, off)
 
     def ldx(self, size, dst, src, off):
         self._emit(_LDX | _MEM | size, dst, src, off)

@@ -4,7 +4,8 @@
 (pcap-filter(7)) and compiles it to a classic BPF program (linux/filter.h, the code
 ``tcpdump -d`` prints) for one link type.  The same program serves both ends:
 
-* live capture attaches it to the packet socket (``Program.attach(sock)``, SO_ATTACH_FILTER);
+* live capture attaches it to the packet socket (``Program.attach(sock)``, SO_ATTACH_FILTER),
+  or runs it first in the eBPF program that counts in the kernel (``extended``);
 * files run it here, through a Python function generated from the program once
   (``Program.match``), checked against a plain interpreter with the kernel's semantics
   (``Program.run_reference``).
@@ -53,7 +54,9 @@ grammar.y: the expression to a syntax tree), ``gencode`` (gencode.c: the tree to
 laid out as instructions), ``optimize``, ``machine`` (the kernel's side: the checker,
 the reference interpreter, and the ``tcpdump -d`` form of an instruction), ``matcher``
 (a program as a Python function) and ``program`` (``compile_filter``, ``Program``,
-``Filter``); ``bpf`` holds the numbers they share and ``FilterError``.
+``Filter``); ``bpf`` holds the numbers they share and ``FilterError``.  ``extended``
+translates a live program to eBPF, as the kernel runs it, so that a kernel counter's
+program (accounting/kernel.py) can begin with the filter.
 """
 from .bpf import FilterError
 from .program import Filter, Program, compile_filter

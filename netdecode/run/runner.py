@@ -158,7 +158,7 @@ class Run:
         kernel_filter = _kernel_filter(args.filter, ifname) if ifname else None
         found = interface_by_name(ifname) if ifname else None
         link_header = 14 if found is None or found.linktype == 1 else 0
-        cap = self._open_kernel(ifname, link_header)
+        cap = self._open_kernel(ifname, link_header, kernel_filter)
         if cap is None:
             cap = _open_live(args, ifname, kernel_filter)
         try:
@@ -183,15 +183,20 @@ class Run:
             raise
         return cap
 
-    def _open_kernel(self, ifname, link_header):
+    def _open_kernel(self, ifname, link_header, kernel_filter):
         """--capture-mode auto or ebpf: the capture with the facility's eBPF counter as
-        its filter, or None (auto, with a one-line notice saying why) for the ring."""
+        its filter (beginning with -F's ``kernel_filter``, translated), or None (auto,
+        with a one-line notice saying why) for the ring."""
         args = self.args
         if args.capture_mode not in ("auto", "ebpf"):
             return None
         if ifname is not None and interface_by_name(ifname) is None:
             return None               # the ring's set-up says which interfaces there are
         why = _needs_frames(args, self.facility)
+        if why is None and args.filter and ifname is None:
+            # every interface at once mixes link types, which one classic program
+            # cannot read: the filter runs here, frame by frame, so every frame must come
+            why = "-F on every interface runs here, per link type, on every frame"
         if why is None and args.capture_mode == "auto" and self.facility not in \
                 kernel_counters.KERNEL_FACILITIES:
             return None               # no program for it: the ring, as expected
@@ -200,7 +205,7 @@ class Run:
             try:
                 counter = kernel_counters.counter_for(
                     self.facility, ifname, _mtu(self.iface), link_header,
-                    self.options(None).max_entries, args.snaplen)
+                    self.options(None).max_entries, kernel_filter, args.snaplen)
                 cap = _open_live(args, ifname, counter, mode="ring")
                 self.kernel = counter
                 return cap
@@ -367,8 +372,6 @@ def _needs_frames(args, facility):
         return "-w needs every frame"
     if getattr(args, "metrics", None):
         return "--metrics needs every frame"      # its interface counters count them
-    if args.filter:
-        return "-F is not compiled to eBPF yet"
     if getattr(args, "bytes", None) == "ip":
         return "--bytes ip is counted from every frame here"
     if getattr(args, "v6_in_v4", None):
