@@ -11,9 +11,12 @@ each capturer runs on b's end.  Whole-machine CPU is the busy time of every CPU 
 capturer, run just before each, is subtracted; the remainder per frame is
 the capturer's cost, the kernel's work on its behalf included (at top speed the
 generator is CPU-bound, so that work shows).  Capturers: iptraf.py -z, -g, -d, -s, -l
-in ebpf and ring mode (and -i, which has no kernel program: ring), ``tcpdump -w
-/dev/null``, iptraf-ng -d and -i (in a tmux session, where installed).  For iptraf.py
-the last snapshot's capture.packets is checked against the frames sent.
+and -i in ebpf and ring mode, ``tcpdump -w /dev/null``, iptraf-ng -d and -i (in a tmux
+session, where installed).  The rows marked ``tcp`` replay instead one TCP connection's
+128-byte data segments (its handshake replayed before the measured replay: -i counts an
+established connection in the kernel); UDP frames are the other pane's, which -i logs
+in Python in either mode.  For iptraf.py the last snapshot's capture.packets is checked
+against the frames sent.
 
 The machine's other load adds noise: the load average is printed with the figures.
 """
@@ -56,6 +59,27 @@ def _capture_file(pair, path, frames):
         f.write(b.pcap_bytes([frame]))
         record = b.pcap_bytes([frame])[24:]
         f.write(record * (frames - 1))
+
+
+def _tcp_files(pair, path, prelude, frames):
+    """A TCP connection between two addresses b does not have: its handshake in
+    ``prelude`` (each direction's first two packets, after which -i counts it in the
+    kernel), then ``frames`` 128-byte data segments one way in ``path``."""
+    lo, hi = pair.ip_b.rsplit(".", 1)[0] + ".98", pair.ip_b.rsplit(".", 1)[0] + ".99"
+
+    def segment(src, dst, sport, dport, flags, payload=b""):
+        return b.eth(b.ip4(b.tcp(payload, sport=sport, dport=dport, flags=flags, src=src,
+                                 dst=dst), src=src, dst=dst, proto=6),
+                     dst="ff:ff:ff:ff:ff:ff")
+    with open(prelude, "wb") as f:
+        f.write(b.pcap_bytes([segment(lo, hi, 40000, 80, 0x02),
+                              segment(hi, lo, 80, 40000, 0x12),
+                              segment(lo, hi, 40000, 80, 0x10),
+                              segment(hi, lo, 80, 40000, 0x10)]))
+    data = segment(lo, hi, 40000, 80, 0x18, bytes(128 - 54))
+    with open(path, "wb") as f:
+        f.write(b.pcap_bytes([data]))
+        f.write(b.pcap_bytes([data])[24:] * (frames - 1))
 
 
 def _replay(pair, path):
@@ -110,20 +134,26 @@ def _iptraf_ng(pair, args):
 
 
 def _capturers(pair, tmp):
+    """(name, start, workload): the UDP frames, or the TCP connection's segments."""
     out = os.path.join(tmp, "snap.json")
     ifb = pair.if_b
     runs = []
     for letter, facility in (("z", ["-z", ifb]), ("g", ["-g"]), ("d", ["-d", ifb]),
-                             ("s", ["-s", ifb]), ("l", ["-l", ifb])):
+                             ("s", ["-s", ifb]), ("l", ["-l", ifb]), ("i", ["-i", ifb])):
         for mode in ("ebpf", "ring"):
             runs.append(("%s-%s" % (mode, letter),
-                         lambda f=facility, m=mode: _iptraf(pair, f, m, out)))
-    runs.append(("ring-i", lambda: _iptraf(pair, ["-i", ifb], "ring", out)))
-    runs.append(("tcpdump -w", lambda: _process(pair, ["tcpdump", "-q", "-i", ifb, "-w",
-                                                       "/dev/null"])))
+                         lambda f=facility, m=mode: _iptraf(pair, f, m, out), "udp"))
+    for mode in ("ebpf", "ring"):
+        runs.append(("%s-i tcp" % mode,
+                     lambda m=mode: _iptraf(pair, ["-i", ifb], m, out), "tcp"))
+    for workload in ("udp", "tcp"):
+        runs.append(("tcpdump -w" + (" tcp" if workload == "tcp" else ""),
+                     lambda: _process(pair, ["tcpdump", "-q", "-i", ifb, "-w", "/dev/null"]),
+                     workload))
     if shutil.which("iptraf-ng") and shutil.which("tmux"):
-        runs.append(("iptraf-ng -d", lambda: _iptraf_ng(pair, "-d " + ifb)))
-        runs.append(("iptraf-ng -i", lambda: _iptraf_ng(pair, "-i " + ifb)))
+        runs.append(("iptraf-ng -d", lambda: _iptraf_ng(pair, "-d " + ifb), "udp"))
+        runs.append(("iptraf-ng -i", lambda: _iptraf_ng(pair, "-i " + ifb), "udp"))
+        runs.append(("iptraf-ng -i tcp", lambda: _iptraf_ng(pair, "-i " + ifb), "tcp"))
     return runs
 
 
@@ -136,26 +166,35 @@ def main():
     if reason or not shutil.which("tcpreplay"):
         sys.exit(reason or "needs tcpreplay")
     with netns.NetnsPair() as pair, tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "frames.pcap")
-        _capture_file(pair, path, args.frames)
-        _replay(pair, path)                               # warm the page cache
+        files = {"udp": os.path.join(tmp, "frames.pcap"), "tcp": os.path.join(tmp, "tcp.pcap")}
+        prelude = os.path.join(tmp, "handshake.pcap")
+        _capture_file(pair, files["udp"], args.frames)
+        _tcp_files(pair, files["tcp"], prelude, args.frames)
+        for path in files.values():
+            _replay(pair, path)                           # warm the page cache
         print("load average %s; %d frames per replay"
               % (" ".join(open("/proc/loadavg").read().split()[:3]), args.frames))
-        print("%-14s %12s %12s %10s" % ("capturer", "us/frame", "bare us/fr", "counted"))
+        print("%-16s %12s %12s %10s" % ("capturer", "us/frame", "bare us/fr", "counted"))
         only = set(args.only.split(",")) if args.only else None
-        for name, start in _capturers(pair, tmp):
+        for name, start, workload in _capturers(pair, tmp):
             if only is not None and name not in only:
                 continue
+            path = files[workload]
             base = _window(pair, path)          # a bare replay next to each run
             stop = start()
+            sent = args.frames
             try:
+                if workload == "tcp":
+                    _replay(pair, prelude)      # the connection, before it is measured
+                    time.sleep(_SETTLE)
+                    sent += 4
                 busy = _window(pair, path)
             finally:
                 counted = stop()
             extra = (busy - base) / args.frames * 1e6
-            print("%-14s %+12.3f %12.3f %10s" % (
+            print("%-16s %+12.3f %12.3f %10s" % (
                 name, extra, base / args.frames * 1e6, "-" if counted is None else
-                "%d%s" % (counted, "" if counted == args.frames else " (of %d)" % args.frames)))
+                "%d%s" % (counted, "" if counted == sent else " (of %d)" % sent)))
             sys.stdout.flush()
 
 
