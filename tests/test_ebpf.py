@@ -368,6 +368,93 @@ def _args(*argv):
     return iptraf._parser().parse_args(list(argv) + ["--interval", "1"])
 
 
+class TrafficCounterTest(_Root):
+    """-i's entries through the real maps, the kernel's counts written into them as the
+    program would: what a read brings into the traffic monitor."""
+
+    def setUp(self):
+        _Root.setUp(self)
+        from netdecode.accounting.flows import TrafficMonitor
+        from netdecode.accounting.tables import Options
+        from netdecode.decoding.decode import decode
+        self.decode = decode
+        self.counter = kernel.counter_for("traffic", "lo", 65536, 14, 1000)
+        self.addCleanup(self.counter.close)
+        self.sink = TrafficMonitor(Options())
+        self.monitor = mock.Mock(packets=0)
+        self.counter.bind(self.sink, self.monitor)
+        self.t = int(time.time() * 1e9)
+
+    def seg(self, from_a, flags, win=100, data=b""):
+        src, dst, sport, dport = (("10.0.0.1", "10.0.0.2", 40000, 80) if from_a else
+                                  ("10.0.0.2", "10.0.0.1", 80, 40000))
+        frame = b.eth(b.ip4(b.tcp(data, sport=sport, dport=dport, flags=flags, win=win),
+                            src=src, dst=dst))
+        self.t += 1000000
+        self.sink.add(self.decode(self.t, 1, 0, 1, frame, len(frame)))
+        self.monitor.packets += 1
+        return frame
+
+    def idle_out(self):
+        """Time enough for the monitor to remove its idle connections."""
+        self.t += 10 ** 9 * 86400
+        self.sink.tick(self.t)
+        self.assertEqual(self.sink.tcp, {})
+
+    def kernel_counts(self, key, packets, last_ns, flags=0x18, win=700, size=90):
+        """What the program would have left in the entry (its ktime: the epoch off)."""
+        value = kernel._CONN_VALUE.pack(packets, packets * size, packets * (size - 14),
+                                        last_ns - self.counter._epoch, flags, win, size,
+                                        flags, 0)
+        self.counter.v4.update(key, value)
+
+    def test_entries_made_read_and_dropped(self):
+        self.seg(True, "S")
+        self.seg(False, "SA")
+        self.assertEqual(self.counter._entries, {})      # one packet each way: none yet
+        self.seg(True, "A")
+        frame = self.seg(True, "PA", data=b"x" * 10)
+        (key,) = self.counter._entries
+        self.assertEqual(key, frame[26:38] + struct.pack("=I", 1))
+        self.assertEqual(self.counter.v4.lookup(key), bytes(kernel._CONN_VALUE.size))
+        (conn,) = self.sink.tcp.values()
+        # the kernel counted 5 packets, the latest 3 ms after the ring's
+        self.kernel_counts(key, 5, self.t + 3000000)
+        self.seg(True, "A", win=1)              # a ring packet read late, though older
+        ring = (conn.packets, conn.bytes, conn.octets)
+        self.counter.sync()
+        self.assertEqual((conn.packets, conn.bytes, conn.octets),
+                         (ring[0] + 5, ring[1] + 5 * 90, ring[2] + 5 * 76))
+        self.assertEqual((conn.flags, conn.win, conn.size), (0x18, 700, 90))
+        self.assertEqual(self.monitor.packets, 5 + 5)
+        self.seg(True, "A", win=2)              # another, after the read
+        self.counter.sync()                     # nothing new in the kernel: put right
+        self.assertEqual((conn.packets, conn.flags, conn.win), (10, 0x18, 700))
+        self.seg(False, "A")
+        self.seg(False, "A")                    # b's second packet: its entry
+        self.assertEqual(len(self.counter._entries), 2)
+        self.idle_out()                         # the monitor removed the connection
+        self.counter.sync()
+        self.assertEqual(self.counter._entries, {})
+        self.assertEqual(self.counter.v4.keys(), [])
+        self.assertEqual(self.monitor.packets, 8 + 5)     # its kernel packets still count
+
+    def test_a_gone_connections_entry_is_remade(self):
+        for from_a, flags in ((True, "S"), (False, "SA"), (True, "A"), (True, "A")):
+            self.seg(from_a, flags)
+        (key,) = self.counter._entries
+        self.kernel_counts(key, 3, self.t)
+        self.idle_out()
+        for from_a, flags in ((True, "A"), (True, "A")):  # the same ends, a new connection
+            self.seg(from_a, flags)
+        (conn,) = self.sink.tcp.values()
+        self.assertIs(self.counter._entries[key][0][1], conn)
+        self.assertEqual(self.counter.v4.lookup(key), bytes(kernel._CONN_VALUE.size))
+        self.counter.sync()
+        self.assertEqual(conn.packets, 2)
+        self.assertEqual(self.monitor.packets, 6 + 3)
+
+
 class FallbackTest(_Root):
     """Every way --capture-mode auto ends in the ring, with its notice; ebpf refuses."""
 
