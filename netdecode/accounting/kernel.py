@@ -803,7 +803,9 @@ class TrafficCounter(_Counter):
         self.v6 = ebpf.Map(ebpf.MAP_HASH, 40, _CONN_VALUE.size, entries, "iptraf_tcp6",
                            ebpf.MAP_NO_PREALLOC)
         self.maps.append(self.v6)
-        self._entries = {}          # key -> [touched, packets, bytes, IP bytes brought in]
+        # key -> [touched, its value and last packet's time as last read, the packets,
+        # bytes and IP bytes brought in]
+        self._entries = {}
         self._gone = 0              # packets of the entries dropped
         self.full = 0               # directions the maps had no room for (on the ring)
         self._ethernet = {}         # ifindex -> whether the program reads its frames
@@ -938,7 +940,7 @@ class TrafficCounter(_Counter):
         except ebpf.BpfError:
             self.full += 1          # no room: this direction stays on the ring
             return
-        self._entries[key] = [touched, 0, 0, 0]
+        self._entries[key] = [touched, None, None, 0, 0, 0]
 
     def _map(self, key):
         return self.v4 if len(key) == 16 else self.v6
@@ -955,30 +957,41 @@ class TrafficCounter(_Counter):
             pass                    # already gone
 
     def sync(self):
-        tcp = self.sink.tcp
+        """Every entry read: what its direction counted since the last read brought in,
+        its last packet taken where it is later than the ring's; the entries of
+        connections the monitor removed dropped."""
+        tcp_get = self.sink.tcp.get
         values = dict(self.v4.items())
         values.update(self.v6.items())
+        unpack = _CONN_VALUE.unpack
         epoch = self._epoch
         frames = 0
         for key, kept in list(self._entries.items()):
             value = values.get(key)
             touched = kept[0]
-            if value is None or tcp.get(touched[0]) is not touched[1]:
+            if value is None or tcp_get(touched[0]) is not touched[1]:
                 self._drop(key, value)
                 continue
-            packets, nbytes, octets, last, flags, win, size, seen, _ = _CONN_VALUE.unpack(
-                value)
-            frames += packets
+            if value == kept[1]:                # nothing new (the commonest entry)
+                if kept[2] is None:
+                    continue
+                half = touched[2]
+                if half.last is not None and half.last >= kept[2]:
+                    frames += kept[3]
+                    continue
+            packets, nbytes, octets, last, flags, win, size, seen, _ = unpack(value)
             if not packets:
+                kept[1] = value
                 continue
+            frames += packets
             half = touched[2]
-            if packets != kept[1]:
-                half.packets += packets - kept[1]
-                half.bytes += nbytes - kept[2]
-                half.octets += octets - kept[3]
+            if packets != kept[3]:
+                half.packets += packets - kept[3]
+                half.bytes += nbytes - kept[4]
+                half.octets += octets - kept[5]
                 half.seen |= seen
-                kept[1], kept[2], kept[3] = packets, nbytes, octets
             last += epoch
+            kept[1:] = value, last, packets, nbytes, octets
             if half.last is None or last > half.last:
                 half.last = last
                 half.flags = flags
