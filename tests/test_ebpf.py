@@ -465,6 +465,7 @@ class FallbackTest(_Root):
         self.addCleanup(cap.close)
         if run.recorder is not None:
             self.addCleanup(run.recorder.close)
+        self.addCleanup(run.close_recording)
         return run, cap, notes
 
     def fallback(self, expect, facility="sizes", *argv, **quiet):
@@ -525,13 +526,40 @@ class FallbackTest(_Root):
         self.assertTrue(all(c.program is None and not c.maps for c in made))
 
     def test_what_needs_every_frame(self):
-        """-w, --dump, --metrics take the ring quietly (ebpf refuses); the others say why."""
-        self.fallback("-w needs every frame", "sizes", "-w", os.devnull, quiet=True)
+        """--dump, --metrics take the ring quietly (ebpf refuses); the others say why."""
         self.fallback("--dump needs every frame", None, quiet=True)
         self.assertEqual(runner._needs_frames(_args("-z", "lo", "--metrics", "9"), "sizes"),
                          "--metrics needs every frame")
         self.fallback("--bytes ip is counted from every frame here", "sizes", "--bytes", "ip")
         self.fallback("--v6-in-v4 is counted from every frame here", "sizes", "--v6-in-v4")
+
+    def test_write_beside_the_kernel(self):
+        """-w no longer takes the ring: the facility counts in the kernel, and the file
+        gets a capture of its own (no sink of the monitor, which sees too few frames)."""
+        self.assertIsNone(runner._needs_frames(_args("-z", "lo", "-w", os.devnull),
+                                               "sizes"))
+        for mode in ("auto", "ebpf"):
+            run, cap, notes = self.open("sizes", "-z", "lo", "-w", os.devnull,
+                                        "--capture-mode", mode)
+            self.assertEqual(notes, [])
+            self.assertIsNotNone(run.kernel.program.fd)
+            self.assertIsNone(run.recorder)
+            recording = run.recording
+            self.assertNotIn(recording.recorder, run.monitor.sinks)
+            self.assertIsNot(recording.capture, cap)
+            self.assertIsNone(recording.capture._filter)     # no counting program
+            self.assertFalse(recording.running)               # until start()
+            run.start()
+            self.assertTrue(recording.running)
+            cap.close()
+            self.assertTrue(run.close_recording())
+            self.assertFalse(recording.running)
+            self.assertIsNone(recording.capture)
+        # ring mode: the recorder is the monitor's first sink, as before
+        run, cap, notes = self.open("sizes", "-z", "lo", "-w", os.devnull,
+                                    "--capture-mode", "ring")
+        self.assertEqual((run.kernel, run.recording), (None, None))
+        self.assertIs(run.monitor.sinks[0], run.recorder)
 
     def test_a_filter_runs_in_the_kernel_program(self):
         for mode in ("auto", "ebpf"):
@@ -631,7 +659,8 @@ class _BothModes(netns.LiveTestCase):
         """``facility``'s last snapshot in ebpf mode, checked equal to ring mode's (but
         for ``kwargs["clock"]``'s fields too; at least ``kwargs["least"]`` frames);
         ``kwargs["traffic"]``: what runs after the common traffic, within
-        ``kwargs["seconds"]``."""
+        ``kwargs["seconds"]``; ``kwargs["write"]``: each mode also writes -w MODE.pcap
+        in ``self.tmp``."""
         pair = self.pair
         seconds = kwargs.get("seconds", 9)
         procs = {}
@@ -639,9 +668,11 @@ class _BothModes(netns.LiveTestCase):
         for mode in ("ebpf", "ring"):
             # to a file: a pipe nobody reads until the end would stall the run
             outs[mode] = os.path.join(self.tmp.name, mode + ".json")
+            write = (["-w", os.path.join(self.tmp.name, mode + ".pcap")]
+                     if kwargs.get("write") else [])
             procs[mode] = pair.popen(pair.b, [sys.executable, netns.IPTRAF] + list(facility)
                                      + ["--json", outs[mode], "-t", "%ds" % seconds,
-                                        "--capture-mode", mode]
+                                        "--capture-mode", mode] + write
                                      + list(kwargs.get("options", ())))
             self.addCleanup(netns.reap, procs[mode])
         time.sleep(1.5)

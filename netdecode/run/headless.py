@@ -82,9 +82,13 @@ def _run_live(run):
         if args.background:
             pid_file = detach(args.pid_file or "/run/iptraf-%s-%s.pid"
                               % (run.facility, run.iface))
+        run.start()
         flushes = [sys.stdout.flush] + ([run.recorder.flush] if run.recorder else [])
         status = _pump(cap, run, flushes)
         run.monitor.dropped = cap.stats()["dropped"]
+    except BaseException:
+        run.close_recording()        # finish() does it on the way out that has one
+        raise
     finally:
         cap.close()
     now = wall_clock_ns()

@@ -2,9 +2,10 @@
 
 ``Run`` is what the command line's options make of a run, headless or under the
 screens: it opens the source, builds the monitor with the facility's sink, the ``-w``
-recorder and the logger, and compiles ``-F`` for the kernel or for here.  A run that
-cannot start raises ``SetupError`` with the one line the user reads (``UsageError`` for
-a wrong flag or filter, exit 2); the program's name is the caller's to put in front.
+recorder (beside kernel counting, with a capture and a thread of its own) and the
+logger, and compiles ``-F`` for the kernel or for here.  A run that cannot start raises
+``SetupError`` with the one line the user reads (``UsageError`` for a wrong flag or
+filter, exit 2); the program's name is the caller's to put in front.
 """
 import json
 import sys
@@ -18,7 +19,7 @@ from ..capture.ebpf import BpfError
 from ..capture.ifaces import interface_by_name
 from ..capture.live import CaptureSetupError, LiveCapture
 from ..capture.pcap import CaptureError, open_capture
-from ..capture.recorder import Recorder
+from ..capture.recorder import Recorder, Recording
 from ..filter import Filter, FilterError, compile_filter
 from ..output import logs
 from ..output.dump import Dumper
@@ -55,6 +56,7 @@ class Run:
         self.export = self.metrics = self.metrics_server = None
         self.owners = None
         self.kernel = None            # the eBPF counter, in --capture-mode ebpf
+        self.recording = None         # -w beside the counter: a capture and thread
 
     def __repr__(self):
         return "Run(%r, %r)" % (self.facility, self.iface)
@@ -163,9 +165,12 @@ class Run:
             cap = _open_live(args, ifname, kernel_filter)
         try:
             options = self.options(cap.interface_name)
-            linktype = cap.interface_linktype(cap.ifindex) if ifname else None
-            recorder = (_recorder(args.write, linktype, cap.interface_name) if args.write
-                        else None)
+            recorder = None
+            if args.write and self.kernel is not None:
+                self.recording = self._recording(ifname, kernel_filter)
+            elif args.write:
+                linktype = cap.interface_linktype(cap.ifindex) if ifname else None
+                recorder = _recorder(args.write, linktype, cap.interface_name)
             # every interface at once mixes link types: one kernel program cannot read
             # them all, so the filter runs here, per frame, as on a file
             match = _user_filter(args.filter, self.warn) if ifname is None else None
@@ -180,8 +185,47 @@ class Run:
                 self.monitor.sinks.insert(0, self.kernel)
         except BaseException:
             cap.close()
+            self.close_recording()
             raise
         return cap
+
+    def _recording(self, ifname, kernel_filter):
+        """-w beside the kernel's counting, which keeps most frames from the ring: a
+        capture of its own (-F's classic filter on it, as the ring would have), read
+        in a thread that start() starts, writing every frame to the file."""
+        args = self.args
+        tap = _open_live(args, ifname, kernel_filter, "ring")
+        try:
+            linktype = tap.interface_linktype(tap.ifindex) if ifname else None
+            recorder = _recorder(args.write, linktype, tap.interface_name)
+        except BaseException:
+            tap.close()
+            raise
+        return Recording(tap, recorder)
+
+    def start(self):
+        """Start what runs beside the live capture (the -w recording's thread): after
+        -B's fork, which a thread would not survive."""
+        if self.recording is not None:
+            self.recording.start()
+
+    def close_recording(self):
+        """Stop the -w recording's thread after its last frames, and close its capture
+        and file (from every way out: more than once is harmless).  False when the
+        file could not be written whole (said through ``warn``)."""
+        recording = self.recording
+        if recording is None:
+            return True
+        dropped = recording.close()
+        if dropped:
+            self.warn("-w %s: the kernel dropped %d frames (--ring-mb gives it more room)"
+                      % (self.args.write, dropped))
+        if recording.error is not None:
+            error, recording.error = recording.error, None
+            self.warn("-w %s: cannot write: %s" % (self.args.write,
+                                                   error.strerror or error))
+            return False
+        return True
 
     def _open_kernel(self, ifname, link_header, kernel_filter):
         """--capture-mode auto or ebpf: the capture with the facility's eBPF counter as
@@ -232,6 +276,8 @@ class Run:
 
     def finish(self, now, status):
         """The last words: the final snapshot and log report, files flushed and closed."""
+        if not self.close_recording():
+            status = status or 1
         if self.export is not None:
             self.export.close(now)
         if self.reporter is not None:
@@ -368,8 +414,6 @@ def _needs_frames(args, facility):
     """Why this run needs every frame here (so no kernel counting), or None."""
     if facility is None:
         return "--dump needs every frame"
-    if args.write:
-        return "-w needs every frame"
     if getattr(args, "metrics", None):
         return "--metrics needs every frame"      # its interface counters count them
     if getattr(args, "bytes", None) == "ip":

@@ -80,7 +80,11 @@ class Session:
                     self.ended = True
             else:
                 self.cap = self.run.open_live()
+                self.run.start()
         except BaseException:
+            if self.cap is not None:
+                self.cap.close()
+                self.run.close_recording()
             if logfile is not None:
                 logfile.close()
             raise
