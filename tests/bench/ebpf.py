@@ -2,7 +2,7 @@
 """Kernel-side accounting: whole-machine CPU per frame of each capturer, eBPF and ring.
 
     sudo python3 tests/bench/ebpf.py                     # 1,000,000 frames per run
-    sudo python3 tests/bench/ebpf.py --frames 100000 --only ebpf-z,ring-z
+    sudo python3 tests/bench/ebpf.py --frames 100000 --only ebpf-z,ring-z --repeat 1
 
 Makes a namespace pair joined by veth (tests/netns.py), writes a capture of 128-byte
 UDP frames from a to b, and replays it with ``tcpreplay --topspeed`` onto a's end while
@@ -83,8 +83,11 @@ def _tcp_files(pair, path, prelude, frames):
 
 
 def _replay(pair, path):
+    """One replay at top speed, pinned to the first CPU (where the veth's receive work,
+    the capturers' kernel side, runs too): less spread between replays."""
     start = time.monotonic()
-    pair.run(pair.a, ["tcpreplay", "-q", "-K", "--topspeed", "-i", pair.if_a, path],
+    pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    pair.run(pair.a, pin + ["tcpreplay", "-q", "-K", "--topspeed", "-i", pair.if_a, path],
              timeout=600)
     return time.monotonic() - start
 
@@ -157,10 +160,33 @@ def _capturers(pair, tmp):
     return runs
 
 
+def _measure(pair, start, path, prelude):
+    """Busy CPU seconds a capturer adds to a replay of ``path`` (its ``prelude``
+    replayed first, unmeasured), the bare replay's, and what it counted."""
+    base = _window(pair, path)          # a bare replay next to each measurement
+    stop = start()
+    try:
+        if prelude is not None:
+            _replay(pair, prelude)      # the connection, before it is measured
+            time.sleep(_SETTLE)
+        busy = _window(pair, path)
+    finally:
+        counted = stop()
+    return busy - base, base, counted
+
+
+def _median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=1000000)
     ap.add_argument("--only", help="comma-separated capturer names")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="measurements per capturer, each against a bare replay of its "
+                         "own (the median is shown, and the spread)")
     args = ap.parse_args()
     reason = netns.live_skip_reason()
     if reason or not shutil.which("tcpreplay"):
@@ -174,27 +200,24 @@ def main():
             _replay(pair, path)                           # warm the page cache
         print("load average %s; %d frames per replay"
               % (" ".join(open("/proc/loadavg").read().split()[:3]), args.frames))
-        print("%-16s %12s %12s %10s" % ("capturer", "us/frame", "bare us/fr", "counted"))
+        print("%-16s %9s %15s %10s %10s" % ("capturer", "us/frame", "spread", "bare us/fr",
+                                             "counted"))
         only = set(args.only.split(",")) if args.only else None
         for name, start, workload in _capturers(pair, tmp):
             if only is not None and name not in only:
                 continue
-            path = files[workload]
-            base = _window(pair, path)          # a bare replay next to each run
-            stop = start()
-            sent = args.frames
-            try:
-                if workload == "tcp":
-                    _replay(pair, prelude)      # the connection, before it is measured
-                    time.sleep(_SETTLE)
-                    sent += 4
-                busy = _window(pair, path)
-            finally:
-                counted = stop()
-            extra = (busy - base) / args.frames * 1e6
-            print("%-16s %+12.3f %12.3f %10s" % (
-                name, extra, base / args.frames * 1e6, "-" if counted is None else
-                "%d%s" % (counted, "" if counted == sent else " (of %d)" % sent)))
+            extras, bares, counts = [], [], []
+            sent = args.frames + (4 if workload == "tcp" else 0)
+            for _ in range(args.repeat):
+                extra, base, counted = _measure(pair, start, files[workload], prelude
+                                                if workload == "tcp" else None)
+                extras.append(extra / args.frames * 1e6)
+                bares.append(base / args.frames * 1e6)
+                counts.append(counted)
+            counted = "-" if counts[0] is None else ", ".join(
+                "%d" % c if c == sent else "%d (of %d)" % (c, sent) for c in sorted(set(counts)))
+            print("%-16s %+9.3f %7.3f..%-6.3f %10.3f %10s" % (
+                name, _median(extras), min(extras), max(extras), _median(bares), counted))
             sys.stdout.flush()
 
 
