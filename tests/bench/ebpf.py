@@ -11,7 +11,8 @@ each capturer runs on b's end.  Whole-machine CPU is the busy time of every CPU 
 capturer, run just before each, is subtracted; the remainder per frame is
 the capturer's cost, the kernel's work on its behalf included (at top speed the
 generator is CPU-bound, so that work shows).  Capturers: iptraf.py -z, -g, -d, -s, -l
-and -i in ebpf and ring mode, ``tcpdump -w /dev/null``, iptraf-ng -d and -i (in a tmux
+and -i in ebpf and ring mode, the floor (a socket whose filter returns 0 at once),
+``tcpdump -w /dev/null``, iptraf-ng -d and -i (in a tmux
 session, where installed).  The rows marked ``tcp`` replay instead one TCP connection's
 128-byte data segments (its handshake replayed before the measured replay: -i counts an
 established connection in the kernel); UDP frames are the other pane's, which -i logs
@@ -136,6 +137,22 @@ def _iptraf_ng(pair, args):
     return stop
 
 
+# The method's floor: a packet socket whose eBPF filter returns 0 at once (no map, no
+# ring): what any kernel counter pays per frame before its own work.
+_FLOOR = """
+import socket, sys, time
+sys.path.insert(0, %r)
+from netdecode.capture import ebpf
+a = ebpf.Asm()
+a.alu("mov", ebpf.R0, 0)
+a.exit()
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+ebpf.Program(a.code(), "floor").attach(s)
+s.bind((sys.argv[1], socket.htons(3)))
+time.sleep(3600)
+""" % os.path.dirname(TESTS)
+
+
 def _capturers(pair, tmp):
     """(name, start, workload): the UDP frames, or the TCP connection's segments."""
     out = os.path.join(tmp, "snap.json")
@@ -149,6 +166,7 @@ def _capturers(pair, tmp):
     for mode in ("ebpf", "ring"):
         runs.append(("%s-i tcp" % mode,
                      lambda m=mode: _iptraf(pair, ["-i", ifb], m, out), "tcp"))
+    runs.append(("floor", lambda: _process(pair, [sys.executable, "-c", _FLOOR, ifb]), "udp"))
     for workload in ("udp", "tcp"):
         runs.append(("tcpdump -w" + (" tcp" if workload == "tcp" else ""),
                      lambda: _process(pair, ["tcpdump", "-q", "-i", ifb, "-w", "/dev/null"]),
