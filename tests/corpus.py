@@ -5,7 +5,10 @@
 before failing (0: not at all); ``captures()`` lists the capture files, the unreadable
 ones left out unless asked for; ``truth_rows(name)`` gives a file's per-frame truth as
 dicts, leaving out the rows tshark 4.0 makes of pcapng custom blocks, which are no frames;
-``read_frames(path)`` reads any capture whole, as far as it goes.
+``read_frames(path)`` reads any capture whole, as far as it goes; ``sampled(names)``
+takes every IPTRAF_CORPUS_STRIDE-th name (all of them unless set: .ci/run sets it for
+the interpreters after the first, where a sweep that starts a process per capture tests
+the same code again at length).
 """
 import os
 import sys
@@ -15,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from netdecode.capture.pcap import CaptureError, open_capture  # noqa: E402
 
 __all__ = ["CORPUS", "TRUTH", "available", "frames_read", "captures", "is_pcapng",
-           "truth_rows", "read_frames"]
+           "truth_rows", "read_frames", "sampled"]
 
 CORPUS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                        "shared", "corpus"))
@@ -42,6 +45,11 @@ def captures(unreadable=False):
     skip = set() if unreadable else {n for n, read in frames_read().items() if read == 0}
     return sorted(n for n in os.listdir(CORPUS)
                   if n.endswith((".pcap", ".pcapng")) and n not in skip)
+
+
+def sampled(names):
+    """Every IPTRAF_CORPUS_STRIDE-th of ``names`` (in order), all by default."""
+    return list(names)[::max(1, int(os.environ.get("IPTRAF_CORPUS_STRIDE", "1")))]
 
 
 def is_pcapng(name):

@@ -3,6 +3,7 @@
 
     sudo python3 tests/bench/ebpf.py                     # 1,000,000 frames per run
     sudo python3 tests/bench/ebpf.py --frames 100000 --only ebpf-z,ring-z --repeat 1
+    sudo python3 tests/bench/ebpf.py --pps 200000 --repeat 1      # every frame counted?
 
 Makes a namespace pair joined by veth (tests/netns.py), writes a capture of 128-byte
 UDP frames from a to b, and replays it with ``tcpreplay --topspeed`` onto a's end while
@@ -83,12 +84,15 @@ def _tcp_files(pair, path, prelude, frames):
         f.write(b.pcap_bytes([data])[24:] * (frames - 1))
 
 
+_SPEED = ["--topspeed"]          # or --pps N (main's --pps): to check the counts at a rate
+
+
 def _replay(pair, path):
     """One replay at top speed, pinned to the first CPU (where the veth's receive work,
     the capturers' kernel side, runs too): less spread between replays."""
     start = time.monotonic()
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
-    pair.run(pair.a, pin + ["tcpreplay", "-q", "-K", "--topspeed", "-i", pair.if_a, path],
+    pair.run(pair.a, pin + ["tcpreplay", "-q", "-K"] + _SPEED + ["-i", pair.if_a, path],
              timeout=600)
     return time.monotonic() - start
 
@@ -205,7 +209,12 @@ def main():
     ap.add_argument("--repeat", type=int, default=3,
                     help="measurements per capturer, each against a bare replay of its "
                          "own (the median is shown, and the spread)")
+    ap.add_argument("--pps", type=int,
+                    help="replay at this rate instead of top speed (the counts are what "
+                         "matters then: pacing spins, the CPU figures mean little)")
     args = ap.parse_args()
+    if args.pps:
+        _SPEED[:] = ["--pps", str(args.pps)]
     reason = netns.live_skip_reason()
     if reason or not shutil.which("tcpreplay"):
         sys.exit(reason or "needs tcpreplay")
