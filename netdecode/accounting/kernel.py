@@ -97,7 +97,7 @@ def counter_for(facility, ifname, mtu, link_header, max_entries=65536, prefilter
     if facility == "services":
         if any(i.linktype != 1 for i in ifaces):
             raise NotInKernel("the kernel program reads Ethernet frames only")
-        return ServiceCounter(loopbacks, max_entries, prefilter)
+        return ServiceCounter(loopbacks, max_entries, snaplen, prefilter)
     if facility == "lan":
         if ifname is None or len(ifaces) != 1 or ifaces[0].linktype != 1:
             raise NotInKernel("the kernel program reads one Ethernet interface")
@@ -556,7 +556,7 @@ class ServiceCounter(_Counter):
     the table's own eviction comes first; what the kernel evicts between two reads is
     lost and counted in ``evicted``."""
 
-    def __init__(self, loopbacks, max_entries, prefilter=None):
+    def __init__(self, loopbacks, max_entries, snaplen, prefilter=None):
         _Counter.__init__(self, prefilter)
         self.map = ebpf.Map(ebpf.MAP_LRU_PERCPU_HASH, 4, _SERVICE_VALUE.size,
                             _lru_entries(max_entries, _SERVICE_VALUE.size), "iptraf_services")
@@ -566,9 +566,9 @@ class ServiceCounter(_Counter):
         self._seen = {}
         self._gone = 0                  # packets of the services the kernel evicted
         self._epoch = int(time.time() * 1e9) - int(time.monotonic() * 1e9)
-        self._load(self._code(loopbacks), "iptraf_services")
+        self._load(self._code(loopbacks, snaplen), "iptraf_services")
 
-    def _code(self, loopbacks):
+    def _code(self, loopbacks, snaplen):
         a = self._start()
         _direction(a, loopbacks, R8)                # only for the loopback skip
         _classify(a)
@@ -583,13 +583,7 @@ class ServiceCounter(_Counter):
             _ip_payload(a, family, length)
             a.jmp("jlt", R8, 20, "pass")
             a.jmp("jlt", R7, l4 + 20, "pass")
-            a.ld_abs(B, l4 + 12)
-            a.alu("rsh", R0, 4)
-            a.alu("lsh", R0, 2)
-            a.jmp("jlt", R0, 20, "pass")
-            a.jmp("jgt", R0, Asm.reg(R8), "pass")
-            a.alu("add", R0, l4)
-            a.jmp("jgt", R0, Asm.reg(R7), "pass")
+            _whole_tcp_header(a, l4, snaplen)
             a.goto(family + "_ports")
             a.label(family + "_udp")
             _ip_payload(a, family, length)
