@@ -801,7 +801,6 @@ class TrafficCounter(_Counter):
         # bytes and IP bytes brought in]
         self._entries = {}
         self._gone = 0              # packets of the entries dropped
-        self.full = 0               # directions the maps had no room for (on the ring)
         self._ethernet = {}         # ifindex -> whether the program reads its frames
         self._epoch = int(time.time() * 1e9) - int(time.monotonic() * 1e9)
         self._load(self._code(loopbacks, snaplen), "iptraf_traffic")
@@ -932,8 +931,7 @@ class TrafficCounter(_Counter):
         try:
             self._map(key).update(key, bytes(_CONN_VALUE.size))
         except ebpf.BpfError:
-            self.full += 1          # no room: this direction stays on the ring
-            return
+            return                  # no room: this direction stays on the ring
         self._entries[key] = [touched, None, None, 0, 0, 0]
 
     def _map(self, key):
