@@ -790,17 +790,20 @@ class FilteredExactnessTest(_BothModes):
         self.assertEqual({row["proto"] for row in snap["other"]}, {"ICMP"})
 
 
+# the head of a script that opens a Run in this tree, in a namespace
+_IN_PROCESS = ("import sys, socket, time\n"
+               "sys.path.insert(0, %r)\n"
+               "import iptraf\n"
+               "from netdecode.run.runner import Run\n" % netns.ROOT)
+
+
 class KernelOnlyTest(netns.LiveTestCase):
     """In ebpf mode the socket receives nothing, the kernel counts every frame, and the
     capabilities missing (EPERM) bring the ring, said in one line."""
 
     def test_counted_without_a_frame_received(self):
         pair = self.pair
-        script = (
-            "import sys, socket, time\n"
-            "sys.path.insert(0, %r)\n"
-            "import iptraf\n"
-            "from netdecode.run.runner import Run\n"
+        script = _IN_PROCESS + (
             "flag, facility, iface = sys.argv[1:]\n"
             "argv = [flag] + ([iface] if iface != 'all' else [])\n"
             "args = iptraf._parser().parse_args(argv + ['--capture-mode', 'ebpf',\n"
@@ -813,7 +816,7 @@ class KernelOnlyTest(netns.LiveTestCase):
             "got = cap.read()\n"
             "run.kernel.sync()\n"
             "print(len(got), cap.stats()['packets'], run.monitor.packets)\n"
-            "cap.close()\n" % netns.ROOT)
+            "cap.close()\n")
         pair.run(pair.b, ["ip", "link", "set", "lo", "up"])
         for flag, facility, iface in (("-z", "sizes", "lo"), ("-d", "detailed", "lo"),
                                       ("-s", "services", "lo"), ("-l", "lan", "lo"),
@@ -827,11 +830,7 @@ class KernelOnlyTest(netns.LiveTestCase):
         """-i: a connection's packets after its first two each way are counted in the
         kernel, not copied to the socket; a FIN brings them back to the ring."""
         pair = self.pair
-        script = (
-            "import sys, socket, time\n"
-            "sys.path.insert(0, %r)\n"
-            "import iptraf\n"
-            "from netdecode.run.runner import Run\n"
+        script = _IN_PROCESS + (
             "args = iptraf._parser().parse_args(['-i', 'lo', '--capture-mode', 'ebpf',\n"
             "                                    '--interval', '1'])\n"
             "run = Run(args, 'traffic', 'lo', None, None, [], [], print)\n"
@@ -852,7 +851,7 @@ class KernelOnlyTest(netns.LiveTestCase):
             "for n in range(400):\n"
             "    client.send(b'x' * 100)\n"
             "    peer.recv(100)\n"
-            "    if n %% 100 == 0:\n"
+            "    if n % 100 == 0:\n"
             "        pump()\n"
             "pump()\n"
             "run.kernel.sync()\n"
@@ -863,7 +862,7 @@ class KernelOnlyTest(netns.LiveTestCase):
             "pump()\n"
             "run.kernel.sync()\n"
             "print(len(got), conn.packets, conn.state, conn.b.state)\n"
-            "cap.close()\n" % netns.ROOT)
+            "cap.close()\n")
         out = pair.run(pair.b, [sys.executable, "-c", script]).stdout.decode().splitlines()
         received, packets, size, flags, last = (int(v) for v in out[0].split())
         # SYN, the handshake's ACK, 400 segments of 100 bytes (and 32 of headers, 12 of
